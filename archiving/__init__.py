@@ -1,0 +1,1 @@
+"""Archival triage, rendering and records-system adapters."""

@@ -1,0 +1,77 @@
+"""Tables of the embedded records system: a small local Noark 5 journal.
+
+Files live under RECORDS_DIR; these rows are the journal (saksmappe, journalpost,
+dokumentbeskrivelse/dokumentobjekt) that an arkivuttrekk is exported from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inbox.extensions import db
+from inbox.models.base import JSONType, TenantScoped, Timestamped, UTCDateTime, new_uuid, utcnow
+
+
+class RecordsCase(TenantScoped, Timestamped, db.Model):
+    """Noark 5 saksmappe."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "saksaar", "sakssekvensnummer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    saksaar: Mapped[int] = mapped_column(Integer)
+    sakssekvensnummer: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+
+    @property
+    def case_number(self) -> str:
+        return f"{self.saksaar}/{self.sakssekvensnummer}"
+
+
+class RecordsEntry(TenantScoped, Timestamped, db.Model):
+    """Noark 5 journalpost."""
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "journalaar", "journalsekvensnummer"),
+        UniqueConstraint("case_id", "journalpostnummer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    # The sender's idempotency key; a second attempt with the same key finds this entry.
+    external_key: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("records_case.id"), index=True)
+    journalaar: Mapped[int] = mapped_column(Integer)
+    journalsekvensnummer: Mapped[int] = mapped_column(Integer)
+    journalpostnummer: Mapped[int] = mapped_column(Integer)  # sequence within the case
+    journalposttype: Mapped[str] = mapped_column(String(1))
+    journalstatus: Mapped[str] = mapped_column(String(2), default="J")
+    title: Mapped[str] = mapped_column(String(300))
+    journaldato: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    correspondents: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    screening: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    case: Mapped[RecordsCase] = relationship(lazy="joined")
+    documents: Mapped[list[RecordsDocument]] = relationship(
+        lazy="selectin", order_by="RecordsDocument.id"
+    )
+
+
+class RecordsDocument(Timestamped, db.Model):
+    """Noark 5 dokumentbeskrivelse with its single dokumentobjekt (archival format)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("records_entry.id"), index=True)
+    system_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    object_system_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    title: Mapped[str] = mapped_column(String(300))
+    tilknyttet: Mapped[str] = mapped_column(String(1), default="H")  # H hoveddokument, V vedlegg
+    puid: Mapped[str] = mapped_column(String(16))  # PRONOM format id
+    mime_type: Mapped[str] = mapped_column(String(127))
+    path: Mapped[str] = mapped_column(String(255))  # relative to RECORDS_DIR
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,70 @@
+"""The contract every records-system adapter satisfies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Correspondent:
+    name: str | None  # None for an anonymous citizen
+    address: str | None
+    role: str  # Noark korrespondanseparttype: EA avsender, EM mottaker
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    filename: str
+    mime_type: str
+    puid: str  # PRONOM id of an archival format
+    data: bytes
+    sha256: str
+    tilknyttet: str = "H"  # H hoveddokument, V vedlegg
+
+
+@dataclass(frozen=True)
+class JournalRequest:
+    """One journalpost to make, in an existing case or a new one."""
+
+    external_key: str  # idempotency key: the same key never makes a second entry
+    tenant_slug: str
+    case_number: str | None
+    new_case_title: str | None
+    title: str
+    journalposttype: str  # I, U, N, X
+    document_date: datetime
+    correspondents: list[Correspondent]
+    documents: list[Document]
+    screening: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    system_id: str
+    case_number: str
+    journalpostnummer: str | None
+    journal_date: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordsUnavailable(Exception):
+    """Transient: the records system is down or busy. Retry with back-off."""
+
+
+class RecordsRejected(Exception):
+    """Permanent: the records system refused the entry (bad case number, bad metadata)."""
+
+
+class RecordsSystem(Protocol):
+    name: str
+
+    def find_entry(self, external_key: str) -> Receipt | None:
+        """The entry made earlier with this key, if any (makes journalling exactly-once)."""
+        ...
+
+    def journal(self, request: JournalRequest) -> Receipt:
+        """Make the journal entry. Raises RecordsUnavailable or RecordsRejected."""
+        ...

@@ -1,0 +1,160 @@
+"""Journalling an approved archive item into its tenant's records system, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+
+from archiving import render
+from archiving.adapters import records_system_for
+from archiving.interfaces import (
+    Correspondent,
+    JournalRequest,
+    Receipt,
+    RecordsRejected,
+    RecordsUnavailable,
+)
+from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
+from inbox.extensions import db
+from inbox.models import Tenant
+from inbox.models.base import utcnow
+from inbox.services import audit
+
+log = logging.getLogger(__name__)
+
+# Back-off for a records system that is down: 1, 2, 4 ... minutes, at most an hour apart.
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+# A worker holds an item this long; after that the item is assumed abandoned (worker killed)
+# and another worker may take it over. Records-system calls time out well before this.
+LEASE = timedelta(minutes=10)
+
+
+def claim(item_id: int) -> bool:
+    """Take the item for journalling, atomically; False if another worker holds it.
+
+    An APPROVED item is free; a JOURNALLING one is free only when its lease has run out.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        update(ArchiveItem)
+        .where(
+            ArchiveItem.id == item_id,
+            or_(
+                ArchiveItem.state == ArchiveState.APPROVED,
+                (ArchiveItem.state == ArchiveState.JOURNALLING)
+                & (ArchiveItem.updated_at < now - LEASE),
+            ),
+        )
+        .values(state=ArchiveState.JOURNALLING, attempts=ArchiveItem.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def journal_item(item_id: int) -> str:
+    """Returns the resulting state. Safe to call again for the same item at any point."""
+    if not claim(item_id):
+        item = db.session.get(ArchiveItem, item_id)
+        return "missing" if item is None else f"not claimed ({item.state})"
+    item = db.session.get(ArchiveItem, item_id)
+    assert item is not None
+    db.session.refresh(item)
+    tenant = db.session.get(Tenant, item.tenant_id)
+    assert tenant is not None
+    records = records_system_for(tenant)
+    try:
+        # A worker killed after the records system answered left the entry there: find it.
+        receipt = records.find_entry(item.idempotency_key)
+        if receipt is None:
+            receipt = records.journal(build_request(item, tenant))
+    except RecordsUnavailable as exc:
+        db.session.rollback()
+        item.move_to(ArchiveState.APPROVED)
+        item.last_error = str(exc)[:2000]
+        item.next_attempt_at = utcnow() + backoff(item.attempts)
+        db.session.commit()
+        log.warning("records system unavailable for item %s: %s", item_id, exc)
+        return "retry"
+    except RecordsRejected as exc:
+        db.session.rollback()
+        item.move_to(ArchiveState.FAILED)
+        item.last_error = str(exc)[:2000]
+        audit.record(
+            "archive.failed",
+            item,
+            tenant_id=item.tenant_id,
+            actor_label="worker",
+            error=item.last_error,
+        )
+        db.session.commit()
+        return "failed"
+    _store_receipt(item, records.name, receipt)
+    db.session.commit()
+    return "journalled"
+
+
+def build_request(item: ArchiveItem, tenant: Tenant) -> JournalRequest:
+    doc = render.render_text(item)
+    types = [m.journalposttype for m in item.messages]
+    correspondent = Correspondent(
+        name=None if item.anonymous else item.correspondent_name,
+        address=item.correspondent_address,
+        role="EA" if types and types[0] == "I" else "EM",
+    )
+    screening = {
+        k: v
+        for k, v in {
+            "tilgangsrestriksjon": item.screening_code,
+            "skjermingshjemmel": item.screening_basis,
+            "skjermingMetadata": item.screening_fields,
+        }.items()
+        if v
+    }
+    return JournalRequest(
+        external_key=item.idempotency_key,
+        tenant_slug=tenant.slug,
+        case_number=item.case_number,
+        new_case_title=item.new_case_title,
+        title=item.title,
+        journalposttype=types[0] if types else "I",
+        document_date=item.created_at,
+        correspondents=[correspondent],
+        documents=[doc],
+        screening=screening,
+    )
+
+
+def _store_receipt(item: ArchiveItem, adapter: str, receipt: Receipt) -> None:
+    db.session.add(
+        JournalReceipt(
+            tenant_id=item.tenant_id,
+            archive_item_id=item.id,
+            adapter=adapter,
+            system_id=receipt.system_id,
+            journalpostnummer=receipt.journalpostnummer,
+            case_number=receipt.case_number,
+            journal_date=receipt.journal_date,
+            raw=receipt.raw,
+        )
+    )
+    item.move_to(ArchiveState.JOURNALLED)
+    item.last_error = None
+    item.next_attempt_at = None
+    audit.record(
+        "archive.journalled",
+        item,
+        tenant_id=item.tenant_id,
+        actor_label="worker",
+        system_id=receipt.system_id,
+        journalpostnummer=receipt.journalpostnummer,
+        case_number=receipt.case_number,
+    )

@@ -1,0 +1,29 @@
+"""Which connector serves which channel kind. Connectors are imported on first use."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from channels.interfaces import ChannelConnector
+from inbox.models import ChannelKind
+
+CONNECTORS: dict[ChannelKind, str] = {
+    ChannelKind.WEBCHAT: "channels.webchat.connector:WebChatConnector",
+}
+
+_instances: dict[ChannelKind, ChannelConnector] = {}
+
+
+class UnknownChannel(LookupError):
+    pass
+
+
+def get_connector(kind: ChannelKind | str) -> ChannelConnector:
+    kind = ChannelKind(kind)
+    if kind not in _instances:
+        path = CONNECTORS.get(kind)
+        if path is None:
+            raise UnknownChannel(f"no connector for channel kind {kind!s}")
+        module, _, cls = path.partition(":")
+        _instances[kind] = getattr(import_module(module), cls)()
+    return _instances[kind]

@@ -1,0 +1,168 @@
+"""Command line: `servicetorg run` starts the whole embedded installation; other commands
+manage the database and data. The same commands are available as `flask --app inbox ...`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from inbox.extensions import db
+
+QUEUE_NAMES = ("inbound", "outbound", "archiving", "default")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(migrate_cmd)
+    app.cli.add_command(seed_demo_cmd)
+
+
+@click.command("migrate")
+@with_appcontext
+def migrate_cmd() -> None:
+    """Bring the database schema up to date."""
+    upgrade_database()
+    click.echo("database is up to date")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_cmd() -> None:
+    """Create the demo municipality and users (once) and print the logins."""
+    from inbox.demo import seed_demo
+
+    logins = seed_demo(current_app.instance_path)
+    db.session.commit()
+    for email, password, role in logins:
+        click.echo(f"{role:16} {email}  {password}")
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(Path(current_app.root_path).parent / "migrations"))
+
+
+def _create_app() -> Flask:
+    from inbox import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="servicetorg",
+    help=__doc__,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
+main.add_command(migrate_cmd)
+main.add_command(seed_demo_cmd)
+
+
+@main.command("run", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run_cmd(host: str, port: int) -> None:
+    """Start the web server, a Celery worker and beat (embedded mode: SQLite, embedded broker)."""
+    from inbox import create_app
+    from inbox.demo import DEMO_SLUG, seed_demo
+
+    app = create_app()
+    with app.app_context():
+        upgrade_database()
+        logins = seed_demo(app.instance_path) if app.config["MODE"] == "embedded" else []
+        db.session.commit()
+        prefix = app.config["CELERY_QUEUE_PREFIX"]
+    queues = ",".join(prefix + q for q in QUEUE_NAMES)
+    py = sys.executable
+    schedule = str(Path(app.instance_path) / "celerybeat-schedule")
+    commands = {
+        "worker": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "workers.worker_app",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queues,
+            "--loglevel=INFO",
+            "-n",
+            f"embedded-{os.getpid()}@%h",
+        ],
+        "beat": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "workers.worker_app",
+            "beat",
+            "--loglevel=INFO",
+            "-s",
+            schedule,
+        ],
+        "web": [
+            py,
+            "-m",
+            "gunicorn",
+            "-k",
+            "gthread",
+            "--threads",
+            "16",
+            "-w",
+            "1",
+            "-b",
+            f"{host}:{port}",
+            "--access-logfile",
+            "-",
+            "inbox:create_app()",
+        ],
+    }
+    procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
+    base = f"http://{host}:{port}"
+    click.echo("\n" + "=" * 70)
+    click.echo(f"Servicetorg is running ({app.config['MODE']} mode).")
+    click.echo(f"  Inbox:               {base}/")
+    click.echo(f"  Demo page with chat: {base}/demo/{DEMO_SLUG}")
+    for email, password, role in logins:
+        click.echo(f"  {role:16} {email}  password: {password}")
+    click.echo("Press Ctrl+C to stop.")
+    click.echo("=" * 70 + "\n")
+    _supervise(procs)
+
+
+def _supervise(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    stopping = False
+
+    def stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                click.echo(
+                    f"{name} stopped (exit code {proc.returncode}); stopping the rest", err=True
+                )
+                stopping = True
+        time.sleep(0.5)
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,142 @@
+"""Configuration: code defaults -> config.toml -> SERVICETORG_* environment -> test overrides.
+
+A missing or invalid setting stops start-up with a message that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "SERVICETORG"
+
+DEFAULTS: dict[str, Any] = {
+    # "embedded" runs on SQLite with an embedded Celery broker; "production" requires
+    # PostgreSQL and Redis URLs and an explicit SECRET_KEY.
+    "MODE": "embedded",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/servicetorg.db
+    "BROKER_URL": None,  # default: sqla+sqlite:///<instance>/broker.db
+    "REDIS_URL": None,  # real-time fan-out and rate limits; None = database polling / memory
+    # e.g. "https://innboks.example.kommune.no"; the URL providers sign webhooks with.
+    "PUBLIC_BASE_URL": None,
+    "TRUST_PROXY_HEADERS": 0,  # number of reverse proxies whose X-Forwarded-* headers we trust
+    "DEFAULT_LOCALE": "nb",
+    "LANGUAGES": ["nb", "nn", "en"],
+    "DEFAULT_TIMEZONE": "Europe/Oslo",
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "MAX_MESSAGE_CHARS": 5000,
+    "MAX_ATTACHMENT_BYTES": 10 * 1024 * 1024,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "RECORDS_DIR": None,  # default: <instance>/records (embedded records system)
+    "CELERY_TASK_ALWAYS_EAGER": False,
+    "CELERY_QUEUE_PREFIX": "",
+    "SWEEP_INTERVAL_SECONDS": 60,
+    "POLL_INTERVAL_SECONDS": 120,
+    "DEMO": False,
+}
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "MODE": str,
+    "DEFAULT_LOCALE": str,
+    "LANGUAGES": list,
+    "MAX_CONTENT_LENGTH": int,
+    "MAX_MESSAGE_CHARS": int,
+    "MAX_ATTACHMENT_BYTES": int,
+    "TRUST_PROXY_HEADERS": int,
+    "SWEEP_INTERVAL_SECONDS": (int, float),
+    "POLL_INTERVAL_SECONDS": (int, float),
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised when configuration is missing or invalid; the message names the setting."""
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}_CONFIG", "config.toml"))
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    path = config_path()
+    if path.is_file():
+        try:
+            app.config.from_file(str(path.resolve()), load=tomllib.load, text=False)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif f"{ENV_PREFIX}_CONFIG" in os.environ:
+        raise ConfigError(f"{ENV_PREFIX}_CONFIG names {path}, which does not exist")
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if overrides:
+        app.config.from_mapping(overrides)
+    _fill_defaults(app)
+    validate(app.config)
+
+
+def _fill_defaults(app: Flask) -> None:
+    inst = Path(app.instance_path)
+    cfg = app.config
+    embedded = cfg["MODE"] == "embedded"
+    if embedded:
+        inst.mkdir(parents=True, exist_ok=True)
+    if not cfg["DATABASE_URL"] and embedded:
+        cfg["DATABASE_URL"] = f"sqlite:///{inst / 'servicetorg.db'}"
+    if not cfg["BROKER_URL"] and embedded:
+        cfg["BROKER_URL"] = f"sqla+sqlite:///{inst / 'broker.db'}"
+    if not cfg["RECORDS_DIR"]:
+        cfg["RECORDS_DIR"] = str(inst / "records")
+    if not cfg["SECRET_KEY"] and embedded:
+        cfg["SECRET_KEY"] = _embedded_secret(inst)
+    url = cfg["DATABASE_URL"] or ""
+    if url.startswith(("postgresql://", "postgres://")):
+        # We ship psycopg 3; SQLAlchemy's bare postgresql:// would look for psycopg2.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        cfg["DATABASE_URL"] = url
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
+    cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["DEFAULT_TIMEZONE"]
+
+
+def _embedded_secret(instance: Path) -> str:
+    """A per-installation key kept in the instance folder, so sessions survive restarts."""
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def validate(cfg: dict[str, Any]) -> None:
+    if cfg["MODE"] not in ("embedded", "production"):
+        raise ConfigError(f"MODE must be 'embedded' or 'production', not {cfg['MODE']!r}")
+    for key, kind in _TYPES.items():
+        if not isinstance(cfg.get(key), kind) or isinstance(cfg.get(key), bool):
+            raise ConfigError(f"{key} has an invalid value {cfg.get(key)!r}")
+    for key in ("SECRET_KEY", "DATABASE_URL", "BROKER_URL"):
+        if not cfg.get(key):
+            raise ConfigError(
+                f"{key} is required in production mode "
+                f"(set it in config.toml or as {ENV_PREFIX}_{key})"
+            )
+    if cfg["MODE"] == "production":
+        if len(cfg["SECRET_KEY"]) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        if not str(cfg["DATABASE_URL"]).startswith("postgresql"):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL in production mode")
+    if cfg["DEFAULT_LOCALE"] not in cfg["LANGUAGES"]:
+        raise ConfigError(f"DEFAULT_LOCALE {cfg['DEFAULT_LOCALE']!r} is not in LANGUAGES")
+
+
+def secret_from_env(name: str | None) -> str | None:
+    """Resolve a secret reference (the name of an environment variable) to its value."""
+    if not name:
+        return None
+    return os.environ.get(name)

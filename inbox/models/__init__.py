@@ -1,0 +1,37 @@
+"""All models, importable from one place (Alembic's env.py imports this and archiving.models)."""
+
+from inbox.models.audit import AuditEntry
+from inbox.models.channels import ChannelAccount, ChannelKind
+from inbox.models.contacts import Contact, ContactIdentity, IdentityKind
+from inbox.models.conversations import (
+    Attachment,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageRevision,
+)
+from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
+
+__all__ = [
+    "Attachment",
+    "AuditEntry",
+    "ChannelAccount",
+    "ChannelKind",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationStatus",
+    "DeliveryStatus",
+    "Direction",
+    "IdentityKind",
+    "Membership",
+    "Message",
+    "MessageRevision",
+    "Role",
+    "Team",
+    "TeamMember",
+    "Tenant",
+    "User",
+]

@@ -1,0 +1,41 @@
+"""Staff accounts: creation and password checks (argon2)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from inbox.extensions import db
+from inbox.models import Membership, Role, User
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(email: str, name: str, password: str, memberships: dict[int, Role]) -> User:
+    user = User(email=email.strip().lower(), name=name, password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    for tenant_id, role in memberships.items():
+        db.session.add(Membership(user_id=user.id, tenant_id=tenant_id, role=role))
+    db.session.flush()
+    db.session.refresh(user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        _hasher.hash(password)  # spend the same time whether or not the account exists
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user if user.is_enabled else None

@@ -1,0 +1,162 @@
+"""Test fixtures.
+
+The suite runs on SQLite with the embedded broker by default. When the environment names
+SERVICETORG_TEST_DATABASE_URL (PostgreSQL) and SERVICETORG_TEST_REDIS_URL, the same suite
+runs against them, in a database of its own that is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.factories import Factory
+
+RUN_ID = f"st{os.getpid()}{secrets.token_hex(3)}"
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("SERVICETORG_TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = make_url(server.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"servicetorg_{RUN_ID}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    return os.environ.get("SERVICETORG_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def base_config(
+    database_url: str, redis_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    instance = tmp_path_factory.mktemp("instance")
+    broker = (
+        redis_url if redis_url else f"sqla+sqlite:///{tmp_path_factory.mktemp('broker')}/broker.db"
+    )
+    return {
+        "TESTING": True,
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url,
+        "BROKER_URL": broker,
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE_PREFIX": f"{RUN_ID}.",
+        "RECORDS_DIR": str(instance / "records"),
+        "WTF_CSRF_ENABLED": False,
+        "INSTANCE_PATH": str(instance),
+    }
+
+
+def make_app(config: dict[str, Any]) -> Flask:
+    from inbox import create_app
+
+    return create_app(dict(config))
+
+
+@pytest.fixture(scope="session")
+def migrated(base_config: dict[str, Any]) -> None:
+    from inbox.cli import upgrade_database
+
+    app = make_app(base_config)
+    with app.app_context():
+        upgrade_database()
+
+
+class RecordingDispatcher:
+    """Collects tasks sent after commits; tests run them with run_all()."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.sent: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def send(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.sent.append((name, args, kwargs))
+
+    def names(self) -> list[str]:
+        return [s[0] for s in self.sent]
+
+    def run_all(self, limit: int = 100) -> list[Any]:
+        """Run queued tasks (and tasks they queue) in order, each in its own app context."""
+        celery = self.app.extensions["celery"]
+        celery.loader.import_default_modules()
+        results = []
+        while self.sent and limit:
+            name, args, kwargs = self.sent.pop(0)
+            results.append(celery.tasks[name].apply(args=args, kwargs=kwargs, throw=True).get())
+            limit -= 1
+        return results
+
+
+@pytest.fixture
+def app(migrated: None, base_config: dict[str, Any]) -> Iterator[Flask]:
+    app = make_app(base_config)
+    app.extensions["servicetorg.dispatcher"] = RecordingDispatcher(app)
+    with app.app_context():
+        yield app
+        _clean(app)
+
+
+def _clean(app: Flask) -> None:
+    from inbox.extensions import db
+
+    db.session.rollback()
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))  # noqa: S608 (table names are ours)
+    db.engine.dispose()
+
+
+@pytest.fixture
+def tasks(app: Flask) -> RecordingDispatcher:
+    return app.extensions["servicetorg.dispatcher"]
+
+
+@pytest.fixture
+def client(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def factory(app: Flask) -> Factory:
+    return Factory()
+
+
+@pytest.fixture
+def login(client):  # type: ignore[no-untyped-def]
+    def _login(user: Any, password: str = "correct horse battery") -> None:
+        resp = client.post("/login", data={"email": user.email, "password": password})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+
+    return _login
+
+
+def unique(prefix: str = "x") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"

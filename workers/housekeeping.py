@@ -1,0 +1,59 @@
+"""Periodic housekeeping: re-send lost work, delete what is past its time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from sqlalchemy import or_, select
+
+from archiving.journal import LEASE
+from archiving.models import ArchiveItem, ArchiveState
+from inbox.db import enqueue
+from inbox.extensions import db
+from inbox.models import DeliveryStatus, Message
+from inbox.models.base import utcnow
+
+# Work older than this without progress is assumed lost (broker down, worker killed).
+STALE = timedelta(minutes=2)
+
+
+@shared_task(name="servicetorg.housekeeping.sweep")
+def sweep() -> dict[str, int]:
+    now = utcnow()
+    stale = now - STALE
+    messages = db.session.scalars(
+        select(Message.id)
+        .where(Message.delivery_status == DeliveryStatus.QUEUED, Message.sent_at < stale)
+        .limit(500)
+    ).all()
+    for mid in messages:
+        enqueue("servicetorg.outbound.send_message", mid)
+    items = db.session.scalars(
+        select(ArchiveItem.id)
+        .where(
+            or_(
+                (ArchiveItem.state == ArchiveState.APPROVED)
+                & or_(ArchiveItem.next_attempt_at.is_(None), ArchiveItem.next_attempt_at <= now)
+                & (ArchiveItem.updated_at < stale),
+                # A worker died mid-journalling; once its lease runs out journal_item takes the
+                # item over and finds any entry the dead worker made, by its external key.
+                (ArchiveItem.state == ArchiveState.JOURNALLING)
+                & (ArchiveItem.updated_at < now - LEASE),
+            )
+        )
+        .limit(500)
+    ).all()
+    for iid in items:
+        enqueue("servicetorg.archiving.journal", iid)
+    db.session.commit()
+    return {"messages": len(messages), "archive_items": len(items)}
+
+
+@shared_task(name="servicetorg.housekeeping.apply_retention")
+def apply_retention() -> int:
+    from inbox.services.retention import apply
+
+    deleted = apply()
+    db.session.commit()
+    return deleted

@@ -1,0 +1,24 @@
+"""The beat schedule: pollers and housekeeping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def beat_schedule(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        # Re-sends work whose task was lost (broker down at commit time, worker killed).
+        "sweep": {
+            "task": "servicetorg.housekeeping.sweep",
+            "schedule": float(cfg["SWEEP_INTERVAL_SECONDS"]),
+        },
+        # Pull connectors catch what webhooks missed.
+        "poll-channels": {
+            "task": "servicetorg.inbound.poll_all",
+            "schedule": float(cfg["POLL_INTERVAL_SECONDS"]),
+        },
+        "retention": {
+            "task": "servicetorg.housekeeping.apply_retention",
+            "schedule": 3600.0,
+        },
+    }
