@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from archiving import render
 from archiving.adapters import records_system_for
@@ -18,7 +18,7 @@ from archiving.interfaces import (
 )
 from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
 from inbox.extensions import db
-from inbox.models import Tenant
+from inbox.models import Message, Tenant
 from inbox.models.base import utcnow
 from inbox.services import audit
 
@@ -60,6 +60,27 @@ def claim(item_id: int) -> bool:
     return result.rowcount == 1
 
 
+def parts(item: ArchiveItem) -> list[tuple[str, list[Message]]]:
+    """The journal entries an item becomes: runs of consecutive messages (in thread order)
+    with the same journalposttype, e.g. the citizen's question (I), our answer (U)."""
+    types = {m.message_id: m.journalposttype for m in item.messages}
+    messages = sorted(
+        db.session.scalars(select(Message).where(Message.id.in_(types))).all(),
+        key=lambda m: (m.sent_at, m.id),
+    )
+    runs: list[tuple[str, list[Message]]] = []
+    for m in messages:
+        if runs and runs[-1][0] == types[m.id]:
+            runs[-1][1].append(m)
+        else:
+            runs.append((types[m.id], [m]))
+    return runs
+
+
+def entry_key(item: ArchiveItem, part: int) -> str:
+    return f"{item.idempotency_key}:{part}"
+
+
 def journal_item(item_id: int) -> str:
     """Returns the resulting state. Safe to call again for the same item at any point."""
     if not claim(item_id):
@@ -71,44 +92,80 @@ def journal_item(item_id: int) -> str:
     tenant = db.session.get(Tenant, item.tenant_id)
     assert tenant is not None
     records = records_system_for(tenant)
-    try:
-        # A worker killed after the records system answered left the entry there: find it.
-        receipt = records.find_entry(item.idempotency_key)
-        if receipt is None:
-            receipt = records.journal(build_request(item, tenant))
-    except RecordsUnavailable as exc:
-        db.session.rollback()
-        item.move_to(ArchiveState.APPROVED)
-        item.last_error = str(exc)[:2000]
-        item.next_attempt_at = utcnow() + backoff(item.attempts)
-        db.session.commit()
-        log.warning("records system unavailable for item %s: %s", item_id, exc)
-        return "retry"
-    except RecordsRejected as exc:
-        db.session.rollback()
-        item.move_to(ArchiveState.FAILED)
-        item.last_error = str(exc)[:2000]
-        audit.record(
-            "archive.failed",
-            item,
-            tenant_id=item.tenant_id,
-            actor_label="worker",
-            error=item.last_error,
-        )
-        db.session.commit()
-        return "failed"
-    _store_receipt(item, records.name, receipt)
+    done = {r.part: r for r in item.receipts}
+    case_number = item.case_number
+    for part, (journalposttype, messages) in enumerate(parts(item)):
+        if part in done:
+            case_number = done[part].case_number
+            continue
+        try:
+            # A worker killed after the records system answered left the entry there: find it.
+            receipt = records.find_entry(entry_key(item, part))
+            if receipt is None:
+                request = build_request(item, tenant, part, journalposttype, messages, case_number)
+                receipt = records.journal(request)
+        except RecordsUnavailable as exc:
+            return _postpone(item, exc)
+        except RecordsRejected as exc:
+            return _fail(item, exc)
+        _store_receipt(item, part, records.name, receipt)
+        db.session.commit()  # each entry's receipt is kept as soon as it exists
+        # An entry that opened a new case: the following entries go into that case.
+        case_number = receipt.case_number
+    item.move_to(ArchiveState.JOURNALLED)
+    item.last_error = None
+    item.next_attempt_at = None
+    audit.record(
+        "archive.journalled",
+        item,
+        tenant_id=item.tenant_id,
+        actor_label="worker",
+        entries=[r.journalpostnummer for r in sorted(item.receipts, key=lambda r: r.part)],
+        case_number=case_number,
+    )
     db.session.commit()
     return "journalled"
 
 
-def build_request(item: ArchiveItem, tenant: Tenant) -> JournalRequest:
-    doc = render.render_text(item)
-    types = [m.journalposttype for m in item.messages]
+def _postpone(item: ArchiveItem, exc: Exception) -> str:
+    db.session.rollback()
+    item.move_to(ArchiveState.APPROVED)
+    item.last_error = str(exc)[:2000]
+    item.next_attempt_at = utcnow() + backoff(item.attempts)
+    db.session.commit()
+    log.warning("records system unavailable for item %s: %s", item.id, exc)
+    return "retry"
+
+
+def _fail(item: ArchiveItem, exc: Exception) -> str:
+    db.session.rollback()
+    item.move_to(ArchiveState.FAILED)
+    item.last_error = str(exc)[:2000]
+    audit.record(
+        "archive.failed",
+        item,
+        tenant_id=item.tenant_id,
+        actor_label="worker",
+        error=item.last_error,
+    )
+    db.session.commit()
+    return "failed"
+
+
+def build_request(
+    item: ArchiveItem,
+    tenant: Tenant,
+    part: int,
+    journalposttype: str,
+    messages: list[Message],
+    case_number: str | None,
+) -> JournalRequest:
+    documents = render.render_documents(item, tenant, messages)
     correspondent = Correspondent(
         name=None if item.anonymous else item.correspondent_name,
         address=item.correspondent_address,
-        role="EA" if types and types[0] == "I" else "EM",
+        # The citizen sent an inngående document and receives an utgående one.
+        role="EA" if journalposttype == "I" else "EM",
     )
     screening = {
         k: v
@@ -120,24 +177,25 @@ def build_request(item: ArchiveItem, tenant: Tenant) -> JournalRequest:
         if v
     }
     return JournalRequest(
-        external_key=item.idempotency_key,
+        external_key=entry_key(item, part),
         tenant_slug=tenant.slug,
-        case_number=item.case_number,
-        new_case_title=item.new_case_title,
+        case_number=case_number,
+        new_case_title=None if case_number else (item.new_case_title or item.title),
         title=item.title,
-        journalposttype=types[0] if types else "I",
-        document_date=item.created_at,
+        journalposttype=journalposttype,
+        document_date=messages[0].sent_at,
         correspondents=[correspondent],
-        documents=[doc],
+        documents=documents,
         screening=screening,
     )
 
 
-def _store_receipt(item: ArchiveItem, adapter: str, receipt: Receipt) -> None:
+def _store_receipt(item: ArchiveItem, part: int, adapter: str, receipt: Receipt) -> None:
     db.session.add(
         JournalReceipt(
             tenant_id=item.tenant_id,
             archive_item_id=item.id,
+            part=part,
             adapter=adapter,
             system_id=receipt.system_id,
             journalpostnummer=receipt.journalpostnummer,
@@ -145,16 +203,4 @@ def _store_receipt(item: ArchiveItem, adapter: str, receipt: Receipt) -> None:
             journal_date=receipt.journal_date,
             raw=receipt.raw,
         )
-    )
-    item.move_to(ArchiveState.JOURNALLED)
-    item.last_error = None
-    item.next_attempt_at = None
-    audit.record(
-        "archive.journalled",
-        item,
-        tenant_id=item.tenant_id,
-        actor_label="worker",
-        system_id=receipt.system_id,
-        journalpostnummer=receipt.journalpostnummer,
-        case_number=receipt.case_number,
     )

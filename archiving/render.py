@@ -1,4 +1,4 @@
-"""Render an archive item's messages to an archival document."""
+"""Render the messages of a journal entry to archival documents."""
 
 from __future__ import annotations
 
@@ -11,14 +11,11 @@ from inbox.extensions import db
 from inbox.models import Conversation, Direction, Message, Tenant
 
 
-def render_text(item: ArchiveItem) -> Document:
-    """Plain UTF-8 text (PRONOM x-fmt/111), an accepted archival format."""
+def render_documents(item: ArchiveItem, tenant: Tenant, messages: list[Message]) -> list[Document]:
+    """The hoveddokument first, then any vedlegg. Same input, same bytes."""
     conv = db.session.get(Conversation, item.conversation_id)
-    tenant = db.session.get(Tenant, item.tenant_id)
-    assert conv is not None and tenant is not None
+    assert conv is not None
     tz = ZoneInfo(tenant.timezone)
-    ids = [m.message_id for m in item.messages]
-    messages = sorted((db.session.get(Message, i) for i in ids), key=lambda m: (m.sent_at, m.id))
     lines = [
         tenant.name,
         f"Kanal: {conv.channel_account.name} ({conv.channel_account.kind})",
@@ -32,11 +29,14 @@ def render_text(item: ArchiveItem) -> Document:
         pid = f" [{m.provider_message_id}]" if m.provider_message_id else ""
         lines += [f"{when} {who}{pid}:", m.body, ""]
     data = "\n".join(lines).encode("utf-8")
-    return Document(
-        title=item.title,
-        filename=f"henvendelse-{item.id}.txt",
-        mime_type="text/plain; charset=utf-8",
-        puid="x-fmt/111",
-        data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    # Plain UTF-8 text (PRONOM x-fmt/111) is an accepted archival format.
+    return [
+        Document(
+            title=item.title,
+            filename=f"henvendelse-{item.id}-{messages[0].id}.txt",
+            mime_type="text/plain; charset=utf-8",
+            puid="x-fmt/111",
+            data=data,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+    ]

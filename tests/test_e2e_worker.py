@@ -52,5 +52,7 @@ def test_reply_and_journal_through_real_worker(app, client, factory, login, base
             item = db.session.get(ArchiveItem, item_id)
             return item.state is ArchiveState.JOURNALLED and item.receipts
 
-        [receipt] = wait_for(journalled)
-        assert receipt.journalpostnummer.endswith("-1")
+        receipts = sorted(wait_for(journalled), key=lambda r: r.part)
+        # The citizen's question (I) and our answer (U) are two entries in one new case.
+        case = receipts[0].case_number
+        assert [r.journalpostnummer for r in receipts] == [f"{case}-1", f"{case}-2"]

@@ -70,16 +70,21 @@ def test_chat_message_reply_flag_and_journal(app, client, factory, login, tasks)
     db.session.expire_all()
     item = db.session.get(ArchiveItem, item.id)
     assert item.state is ArchiveState.JOURNALLED
-    [receipt] = item.receipts
-    entry = db.session.scalars(select(RecordsEntry)).one()
-    assert receipt.system_id == entry.system_id
-    assert entry.journalposttype == "I"
-    doc = Path(app.config["RECORDS_DIR"]) / entry.documents[0].path
-    assert "Takk, vi ser på saken." in doc.read_text("utf-8")
+    receipts = sorted(item.receipts, key=lambda r: r.part)
+    entries = db.session.scalars(select(RecordsEntry).order_by(RecordsEntry.id)).all()
+    # The citizen's message is inngående (I), our reply utgående (U): two entries, one case.
+    assert [e.journalposttype for e in entries] == ["I", "U"]
+    assert [r.system_id for r in receipts] == [e.system_id for e in entries]
+    assert entries[0].case_id == entries[1].case_id
+    question, answer = (
+        (Path(app.config["RECORDS_DIR"]) / e.documents[0].path).read_text("utf-8") for e in entries
+    )
+    assert "Jeg vil klage på byggesaken." in question and "Takk, vi ser" not in question
+    assert "Takk, vi ser på saken." in answer
 
-    # The receipt shows in the inbox, and every step is in the audit log.
+    # The receipts show in the inbox, and every step is in the audit log.
     page = client.get(f"/c/{conv.id}").get_data(as_text=True)
-    assert receipt.journalpostnummer in page
+    assert all(r.journalpostnummer in page for r in receipts)
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions == ["reply", "archive.flag", "archive.approve", "archive.journalled"]
 
