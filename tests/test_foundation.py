@@ -1,0 +1,120 @@
+"""Configuration, migrations and the after-commit task queue."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+
+from inbox import create_app
+from inbox.config import ConfigError
+from inbox.db import enqueue
+from inbox.extensions import db
+from inbox.models import AuditEntry
+from inbox.models.audit import AuditLogIsAppendOnly
+from inbox.services import audit
+
+
+def test_migrations_match_the_models(app):
+    """The migrated database (SQLite or PostgreSQL) has exactly the schema the models declare."""
+    with db.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diffs == []
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"MODE": "staging"}, "MODE"),
+        ({"MAX_MESSAGE_CHARS": "lots"}, "MAX_MESSAGE_CHARS"),
+        ({"DEFAULT_LOCALE": "de"}, "DEFAULT_LOCALE"),
+        ({"MODE": "production", "SECRET_KEY": None}, "SECRET_KEY"),
+        ({"MODE": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": None}, "DATABASE_URL"),
+        (
+            {"MODE": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite:///x.db"},
+            "DATABASE_URL",
+        ),
+        ({"MODE": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
+    ],
+)
+def test_invalid_settings_stop_start_up_naming_the_setting(tmp_path, override, named):
+    base = {
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": "postgresql://h/db",
+        "BROKER_URL": "redis://h",
+    }
+    with pytest.raises(ConfigError, match=named):
+        create_app({**base, **override})
+
+
+def test_environment_overrides_config_file(tmp_path, monkeypatch):
+    cfg = tmp_path / "servicetorg.toml"
+    cfg.write_text('MAX_MESSAGE_CHARS = 1000\nDEFAULT_TIMEZONE = "Europe/Oslo"\n')
+    monkeypatch.setenv("SERVICETORG_CONFIG", str(cfg))
+    monkeypatch.setenv("SERVICETORG_MAX_MESSAGE_CHARS", "1200")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["MAX_MESSAGE_CHARS"] == 1200
+    assert app.config["DATABASE_URL"].startswith("sqlite:///")
+
+
+def test_broken_config_file_is_named(tmp_path, monkeypatch):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("MODE = \n")
+    monkeypatch.setenv("SERVICETORG_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match="bad.toml"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_postgres_urls_use_the_installed_driver(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgresql://u@h/d"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/d"
+
+
+def test_tasks_are_sent_only_after_commit(app, tasks, factory):
+    tenant = factory.tenant()
+    enqueue("servicetorg.housekeeping.sweep")
+    assert tasks.sent == []  # not before the commit
+    db.session.commit()
+    assert tasks.names() == ["servicetorg.housekeeping.sweep"]
+
+    tasks.sent.clear()
+    tenant.name = "Renamed"
+    enqueue("servicetorg.housekeeping.sweep")
+    db.session.rollback()
+    db.session.commit()
+    assert tasks.sent == []  # a rolled-back transaction sends nothing
+
+
+def test_audit_log_is_append_only(app, factory):
+    tenant = factory.tenant()
+    audit.record("test", tenant, tenant_id=tenant.id, actor_label="test")
+    db.session.commit()
+    entry = db.session.scalars(select(AuditEntry)).one()
+    entry.action = "forged"
+    with pytest.raises(AuditLogIsAppendOnly):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEntry, entry.id))
+    with pytest.raises(AuditLogIsAppendOnly):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_audit_log_refuses_raw_sql_changes_on_postgresql(app, factory):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the database trigger exists on PostgreSQL only")
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    tenant = factory.tenant()
+    audit.record("test", tenant, tenant_id=tenant.id, actor_label="test")
+    db.session.commit()
+    with pytest.raises(DBAPIError, match="cannot be changed"):
+        db.session.execute(text("UPDATE audit_entry SET action = 'forged'"))
+    db.session.rollback()
+    assert db.session.scalars(select(AuditEntry.action)).all() == ["test"]
+
+
+def test_health_endpoint(client):
+    assert client.get("/healthz").json == {"status": "ok"}
