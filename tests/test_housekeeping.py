@@ -1,0 +1,84 @@
+"""The sweeper re-sends lost work; retention deletes what is past its time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from archiving import triage
+from archiving.models import ArchiveItem, ArchiveState
+from inbox.extensions import db
+from inbox.models import Conversation, ConversationStatus, DeliveryStatus, Message, Role
+from inbox.models.base import utcnow
+from inbox.services import conversations
+from workers.housekeeping import apply_retention, sweep
+
+
+def test_sweep_resends_replies_and_archive_items_whose_task_was_lost(app, factory, tasks):
+    tenant = factory.tenant()
+    account = factory.channel(tenant)
+    user = factory.user(tenant, Role.RECORDS_OFFICER)
+    conv = factory.conversation(account)
+    reply = conversations.reply(conv, user, "Svar")
+    item = triage.flag_conversation(conv, user, case_number="", new_case_title="S", title="T")
+    triage.approve(item, user)
+    db.session.commit()
+    tasks.sent.clear()  # the broker "lost" both tasks
+
+    assert sweep.apply().get() == {"messages": 0, "archive_items": 0}  # too fresh to be lost
+    old = utcnow() - timedelta(minutes=5)
+    db.session.execute(update(Message).where(Message.id == reply.id).values(sent_at=old))
+    db.session.execute(update(ArchiveItem).values(updated_at=old))
+    db.session.commit()
+    assert sweep.apply().get() == {"messages": 1, "archive_items": 1}
+    assert sorted(tasks.names()) == [
+        "servicetorg.archiving.journal",
+        "servicetorg.outbound.send_message",
+    ]
+    tasks.run_all()
+    db.session.expire_all()
+    assert db.session.get(Message, reply.id).delivery_status is DeliveryStatus.SENT
+    assert db.session.get(ArchiveItem, item.id).state is ArchiveState.JOURNALLED
+
+
+def test_sweep_waits_for_the_back_off_of_an_unavailable_records_system(app, factory, tasks):
+    tenant = factory.tenant()
+    user = factory.user(tenant, Role.RECORDS_OFFICER)
+    conv = factory.conversation(factory.channel(tenant))
+    item = triage.flag_conversation(conv, user, case_number="", new_case_title="S", title="T")
+    triage.approve(item, user)
+    item.updated_at = utcnow() - timedelta(minutes=5)
+    item.next_attempt_at = utcnow() + timedelta(minutes=10)
+    db.session.commit()
+    tasks.sent.clear()
+    assert sweep.apply().get()["archive_items"] == 0
+    item.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    db.session.execute(update(ArchiveItem).values(updated_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    assert sweep.apply().get()["archive_items"] == 1
+
+
+def test_retention_deletes_only_closed_conversations_past_their_time(app, factory):
+    tenant = factory.tenant(retention_days=30)
+    account = factory.channel(tenant)
+    user = factory.user(tenant, Role.CASEWORKER)
+    expired = factory.conversation(account, body="gammel")
+    recent = factory.conversation(account, body="ny")
+    still_open = factory.conversation(account, body="åpen")
+    pending_archive = factory.conversation(account, body="til arkivet")
+    triage.flag_conversation(pending_archive, user, case_number="", new_case_title="S", title="T")
+    long_ago = utcnow() - timedelta(days=31)
+    for conv in (expired, recent, pending_archive):
+        conv.status = ConversationStatus.CLOSED
+    for conv in (expired, still_open, pending_archive):
+        conv.last_activity_at = long_ago
+    db.session.commit()
+
+    assert apply_retention.apply().get() == 1
+    remaining = set(db.session.scalars(select(Conversation.id)).all())
+    assert remaining == {recent.id, still_open.id, pending_archive.id}
+    bodies = db.session.scalars(select(Message.body)).all()
+    assert "gammel" not in bodies and len(bodies) == 3
+    assert db.session.scalar(select(func.count()).select_from(ArchiveItem)) == 1
