@@ -1,0 +1,78 @@
+"""Pull: the beat job lists recent inbound messages and stores what webhooks missed, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from inbox.extensions import db
+from tests.sms_support import CITIZEN, sms_setup
+
+
+@pytest.fixture
+def sms(app, factory, monkeypatch):
+    with sms_setup(app, factory, monkeypatch) as s:
+        yield s
+
+
+def poll_via_beat(tasks):
+    tasks.sent.clear()
+    tasks.app.extensions["celery"].tasks["servicetorg.inbound.poll_all"].apply().get()
+    return tasks.run_all()
+
+
+def test_pull_overlapping_push_stores_each_message_once(sms, tasks):
+    now = datetime.now(UTC)
+    pushed = sms.fake.add_inbound(
+        CITIZEN, sms.account.external_id, "Først", now - timedelta(minutes=3)
+    )
+    missed = sms.fake.add_inbound(
+        "+4798765432", sms.account.external_id, "Glemt", now - timedelta(minutes=2)
+    )
+    sms.fake.add_inbound(CITIZEN, "+4740009999", "Til et annet nummer", now)
+    sms.inbound("Først", sid=pushed["sid"])  # the webhook got this one
+
+    assert poll_via_beat(tasks) == [1]
+    assert poll_via_beat(tasks) == [0]  # the overlap re-reads both; nothing twice
+    msgs = sms.messages()
+    assert sorted(m.provider_message_id for m in msgs) == sorted([pushed["sid"], missed["sid"]])
+    assert [m.conversation.contact.phone for m in msgs if m.body == "Glemt"] == ["+4798765432"]
+    # A webhook arriving late for the pulled message is a duplicate too.
+    sms.inbound("Glemt", sid=missed["sid"], from_="+4798765432")
+    assert len(sms.messages()) == 2
+
+
+def test_cursor_advances_with_an_overlap_margin(sms, tasks):
+    sent = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    sms.fake.add_inbound(CITIZEN, sms.account.external_id, "Hei", sent)
+    poll_via_beat(tasks)
+    db.session.refresh(sms.account)
+    assert datetime.fromisoformat(sms.account.poll_cursor["date_sent_after"]) == sent
+    assert sms.account.last_polled_at is not None
+    poll_via_beat(tasks)
+    lists = [r for r in sms.fake.requests if r.method == "GET" and r.path.endswith("Messages.json")]
+    assert lists[-1].query["DateSent>"] == [
+        (sent - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ]
+    assert lists[-1].query["To"] == [sms.account.external_id]
+
+
+def test_pull_follows_pages(sms, tasks):
+    start = datetime.now(UTC) - timedelta(hours=1)
+    for i in range(130):
+        sms.fake.add_inbound(
+            f"+47900{i:05d}", sms.account.external_id, f"nr {i}", start + timedelta(seconds=i)
+        )
+    assert poll_via_beat(tasks) == [130]
+    pages = [r for r in sms.fake.requests if r.path.endswith("Messages.json")]
+    assert len(pages) == 2 and pages[1].query["Page"] == ["1"]
+    assert len(sms.messages()) == 130
+
+
+def test_pulled_mms_gets_its_media(sms, tasks):
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+    sms.fake.add_inbound(CITIZEN, sms.account.external_id, "Bilde", media=[("image/jpeg", jpeg)])
+    poll_via_beat(tasks)
+    [msg] = sms.messages()
+    assert [(a.content_type, a.size) for a in msg.attachments] == [("image/jpeg", len(jpeg))]
