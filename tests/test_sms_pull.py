@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from channels.twilio_sms import connector
 from inbox.extensions import db
 from tests.sms_support import CITIZEN, sms_setup
 
@@ -18,7 +19,9 @@ def sms(app, factory, monkeypatch):
 
 def poll_via_beat(tasks):
     tasks.sent.clear()
-    tasks.app.extensions["celery"].tasks["servicetorg.inbound.poll_all"].apply().get()
+    celery = tasks.app.extensions["celery"]
+    celery.loader.import_default_modules()
+    celery.tasks["servicetorg.inbound.poll_all"].apply().get()
     return tasks.run_all()
 
 
@@ -58,16 +61,18 @@ def test_cursor_advances_with_an_overlap_margin(sms, tasks):
     assert lists[-1].query["To"] == [sms.account.external_id]
 
 
-def test_pull_follows_pages(sms, tasks):
+def test_pull_follows_pages(sms, tasks, monkeypatch):
+    monkeypatch.setattr(connector, "POLL_PAGE_SIZE", 20)
     start = datetime.now(UTC) - timedelta(hours=1)
-    for i in range(130):
+    for i in range(45):
         sms.fake.add_inbound(
-            f"+47900{i:05d}", sms.account.external_id, f"nr {i}", start + timedelta(seconds=i)
+            CITIZEN, sms.account.external_id, f"nr {i}", start + timedelta(seconds=i)
         )
-    assert poll_via_beat(tasks) == [130]
+    assert poll_via_beat(tasks) == [45]
     pages = [r for r in sms.fake.requests if r.path.endswith("Messages.json")]
-    assert len(pages) == 2 and pages[1].query["Page"] == ["1"]
-    assert len(sms.messages()) == 130
+    assert [p.query.get("Page", ["0"]) for p in pages] == [["0"], ["1"], ["2"]]
+    assert pages[1].query["PageToken"] == ["PA1"]
+    assert sorted(m.body for m in sms.messages()) == sorted(f"nr {i}" for i in range(45))
 
 
 def test_pulled_mms_gets_its_media(sms, tasks):

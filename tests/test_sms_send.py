@@ -140,6 +140,14 @@ def test_failed_callback_stores_code_and_explanation(sms, tasks):
     assert "utenfor dekning" in out.error_message
 
 
+def test_failed_with_21610_records_the_opt_out(sms, tasks):
+    reply(sms)
+    tasks.run_all()
+    sms.status(outgoing(sms), "failed", ErrorCode="21610")
+    connector = get_connector(ChannelKind.SMS)
+    assert "STOPP" in connector.cannot_reply_reason(sms.conv)
+
+
 def test_callback_before_the_worker_saved_the_sid_finds_the_message(sms):
     msg = reply(sms)  # still queued here: the callback names our id in its signed URL
     msg.provider_message_id = None

@@ -149,3 +149,27 @@ def test_stop_blocks_replies_and_start_reenables_them(factory, login, sms):
     sms.inbound("start")
     sms.client.post(f"/c/{conv.id}/reply", data={"body": "Svar"})
     assert [m.body for m in sms.messages()][-1] == "Svar"
+
+
+def test_shared_key_signatures_when_twilio_says_so(sms, monkeypatch):
+    monkeypatch.setenv("SERVICETORG_TEST_TWILIO_SHARED", "delt-hemmelighet")
+    sms.account.secret_refs = {
+        **sms.account.secret_refs,
+        "webhook_signing_key": "SERVICETORG_TEST_TWILIO_SHARED",
+    }
+    db.session.commit()
+    params = {"MessageSid": "SM" + "f" * 32, "From": CITIZEN, "To": "+4740000001", "Body": "Hei"}
+    url = PUBLIC + sms.path()
+
+    def post(secret, algorithm, hash_name):
+        headers = {
+            "X-Twilio-Webhooks-Signature-Settings": f"key=wh_sk_01,algorithm={algorithm}",
+            "X-Twilio-Signature": sign(url, params, secret, hash_name),
+        }
+        return sms.client.post(sms.path(), data=params, headers=headers).status_code
+
+    assert post(sms.token, "HMAC_SHA256", "sha256") == 403  # the auth token is not the key
+    assert post("delt-hemmelighet", "HMAC_MD5", "md5") == 403  # unknown algorithm
+    assert sms.messages() == []
+    assert post("delt-hemmelighet", "HMAC_SHA256", "sha256") == 200
+    assert len(sms.messages()) == 1

@@ -16,6 +16,7 @@ from channels.twilio_sms.client import make_client
 from channels.twilio_sms.errors import explain, is_transient
 from channels.twilio_sms.segments import MAX_BODY_CHARS, limits
 from inbox.models import ChannelAccount, ChannelKind, Conversation, DeliveryStatus, Message
+from inbox.services.ingest import find_message
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,10 @@ class TwilioSmsConnector:
         ):
             if not str(item.direction).startswith("inbound"):
                 continue
+            if item.date_sent and (newest is None or item.date_sent > newest):
+                newest = item.date_sent
+            if find_message(account.id, item.sid) is not None:
+                continue  # pushed already, or seen by the previous poll's overlap
             media = _media_of(client, item) if int(item.num_media or 0) else []
             _, created = services.receive(
                 account,
@@ -112,8 +117,6 @@ class TwilioSmsConnector:
                 meta={"pulled": True},
             )
             stored += int(created)
-            if item.date_sent and (newest is None or item.date_sent > newest):
-                newest = item.date_sent
         if newest is not None:
             account.poll_cursor = {"date_sent_after": newest.isoformat()}
         return stored

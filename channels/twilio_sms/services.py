@@ -10,7 +10,12 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import (
+    HMAC_SHA1,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 
 from inbox.config import secret_from_env
 from inbox.db import enqueue
@@ -100,11 +105,35 @@ def account_sid(account: ChannelAccount) -> str:
 # --- signatures ---------------------------------------------------------------------------
 
 
-def signature_valid(url: str, form: Any, signature: str | None, token: str) -> bool:
+def signature_valid(
+    url: str, form: Any, signature: str | None, token: str, algorithm: str = HMAC_SHA1
+) -> bool:
     """Twilio's X-Twilio-Signature over the public URL and the form exactly as received."""
     if not signature:
         return False
-    return bool(RequestValidator(token).validate(url, form, signature))
+    return bool(RequestValidator(token).validate(url, form, signature, algorithm=algorithm))
+
+
+def signing_secret(account: ChannelAccount, settings_header: str | None) -> tuple[str, str]:
+    """(secret, algorithm) a webhook was signed with.
+
+    By default Twilio signs with the auth token (HMAC-SHA1). A Webhook Setting with a
+    SharedKey (Twilio public beta) signs with that key instead and says so in
+    X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=<HMAC_SHA1|HMAC_SHA256>.
+    """
+    algorithm = get_signature_algorithm(settings_header)
+    refs = account.secret_refs or {}
+    key_id = ""
+    for part in (settings_header or "").split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == "key":
+            key_id = value.strip()
+    ref = refs.get(f"webhook_signing_key.{key_id}") or refs.get("webhook_signing_key")
+    secret = secret_from_env(ref) if settings_header and ref else None
+    return secret or auth_token(account), algorithm
+
+
+SETTINGS_HEADER = SIGNATURE_SETTINGS_HEADER
 
 
 def public_url(path_and_query: str, request_url: str) -> str:
@@ -278,6 +307,11 @@ def apply_status(
         return None
     failed = status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
     code = error_code if failed and error_code and error_code != "0" else None
+    if code == "21610":
+        # Twilio blocked it because the citizen sent STOP (perhaps before we saw it).
+        to = destination(msg.conversation)
+        if to:
+            set_opt_out(account.tenant_id, to, True)
     update_delivery_status(
         msg, status, error_code=code, error_message=explain(code) if code else None
     )

@@ -32,14 +32,16 @@ def _signed_account(account_id: int) -> ChannelAccount:
     if account is None:
         abort(404)
     try:
-        token = services.auth_token(account)
+        secret, algorithm = services.signing_secret(
+            account, request.headers.get(services.SETTINGS_HEADER)
+        )
     except services.NotConfigured as exc:
         log.error("%s; refusing the webhook", exc)
         abort(403)
     path = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
     url = services.public_url(path, request.url)
     signature = request.headers.get("X-Twilio-Signature")
-    if not services.signature_valid(url, request.form, signature, token):
+    if not services.signature_valid(url, request.form, signature, secret, algorithm):
         log.warning("Twilio webhook for account %s: bad signature (URL %s)", account.id, url)
         abort(403, description="Invalid or missing X-Twilio-Signature.")
     return account
