@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from channels.twilio_sms.services import signature_valid
 from inbox.extensions import db
-from inbox.models import ContactIdentity, Conversation, IdentityKind, Role
+from inbox.models import ChannelAccount, ContactIdentity, Conversation, IdentityKind, Role
 from tests.conftest import RecordingDispatcher, make_app
 from tests.sms_support import CITIZEN, PUBLIC, sign, sms_setup
 
@@ -173,3 +173,38 @@ def test_shared_key_signatures_when_twilio_says_so(sms, monkeypatch):
     assert sms.messages() == []
     assert post("delt-hemmelighet", "HMAC_SHA256", "sha256") == 200
     assert len(sms.messages()) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "opted_out"),
+    [
+        ("Stopp.", {}, True),
+        ("STOP", {}, True),
+        ("avslutt", {}, True),
+        ("Slutt å sende meg dette", {"OptOutType": "STOP"}, True),  # Twilio's own match
+        ("Stopp å brøyte foran huset mitt!", {}, False),  # a question, not a keyword
+    ],
+)
+def test_opt_out_keywords(sms, body, extra, opted_out):
+    sms.inbound(body, **extra)
+    ident = db.session.scalars(select(ContactIdentity)).one()
+    assert (ident.opted_out_at is not None) is opted_out
+
+
+def test_operator_adds_a_number_from_the_command_line(app, factory, sms):
+    team = factory.team(sms.tenant, "Teknisk")
+    args = ["sms", "add-number", "--tenant", sms.tenant.slug, "--number", "400 00 009",
+            "--account-sid", sms.fake.account_sid, "--token-env", "SERVICETORG_TEST_TWILIO_TOKEN",
+            "--team", "Teknisk"]  # fmt: skip
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    acc = db.session.scalars(
+        select(ChannelAccount).where(ChannelAccount.external_id == "+4740000009")
+    ).one()
+    assert f"{PUBLIC}/webhooks/twilio/{acc.id}/sms" in result.output
+    assert acc.team_id == team.id
+    assert app.test_cli_runner().invoke(args=args).exit_code == 0  # re-running updates
+    acc.config = {**acc.config, "api_base_url": sms.fake.url}
+    db.session.commit()
+    assert sms.inbound("Hei teknisk", account=acc).status_code == 200
+    assert sms.messages()[0].conversation.team_id == team.id

@@ -174,7 +174,11 @@ def sender_identity(raw: str, account: ChannelAccount) -> str:
 # --- inbound ------------------------------------------------------------------------------
 
 
-def keyword(body: str) -> str | None:
+def keyword(body: str, opt_out_type: str | None = None) -> str | None:
+    """ "stop", "start" or None. Twilio's Advanced Opt-Out names the type it matched
+    (OptOutType, including keywords configured in the console); otherwise we match ours."""
+    if (opt_out_type or "").upper() in ("STOP", "START"):
+        return str(opt_out_type).lower()
     word = re.sub(r"[\s.!]+$", "", (body or "").strip()).upper()
     if word in STOP_WORDS:
         return "stop"
@@ -192,6 +196,7 @@ def receive(
     media: list[dict[str, str]],
     sent_at: datetime | None = None,
     meta: dict[str, Any] | None = None,
+    opt_out_type: str | None = None,
 ) -> tuple[Message, bool]:
     """Store one inbound SMS/MMS (idempotent on the MessageSid). Flushes, never commits.
 
@@ -217,7 +222,7 @@ def receive(
     conv = message.conversation
     if conv.meta.get("phone") != phone:
         conv.meta = {**(conv.meta or {}), "phone": phone}
-    action = keyword(body)
+    action = keyword(body, opt_out_type)
     if action:
         set_opt_out(account.tenant_id, phone, action == "stop")
     if media:

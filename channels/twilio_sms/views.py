@@ -12,11 +12,13 @@ import logging
 from flask import Blueprint, Response, abort, request
 
 from channels.twilio_sms import services
+from channels.twilio_sms.cli import add_number
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount
 
 log = logging.getLogger(__name__)
-bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio")
+bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio", cli_group="sms")
+bp.cli.add_command(add_number)
 csrf.exempt(bp)  # authenticated by Twilio's signature, not a session
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -61,6 +63,7 @@ def inbound(account_id: int) -> Response:
         body=form.get("Body", ""),
         media=services.form_media(form),
         meta={k: form[k] for k in ("NumSegments", "MessagingServiceSid") if form.get(k)},
+        opt_out_type=form.get("OptOutType"),
     )
     db.session.commit()  # stored before Twilio hears 2xx
     return _twiml()
