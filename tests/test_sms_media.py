@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from werkzeug.wrappers import Response
 
 from channels.twilio_sms import media
 from inbox.models import Attachment
@@ -85,3 +86,18 @@ def test_giving_up_keeps_the_message_and_notes_the_failure(sms):
         {"content_type": "image/jpeg", "reason": "failed"}
     ]
     assert Attachment.query.count() == 0
+
+
+def test_credentials_are_only_sent_to_twilios_api_host(sms, tasks):
+    from tests.fakes.server import FakeProvider
+
+    storage = FakeProvider()
+    storage.route("GET", r"/media/1", lambda req, m: Response(JPEG, mimetype="image/jpeg"))
+    with storage:
+        extra = {"NumMedia": "1", "MediaUrl0": f"{storage.url}/media/1",
+                 "MediaContentType0": "image/jpeg"}  # fmt: skip
+        sms.inbound("Bilde", **extra)
+        tasks.run_all()
+    [msg] = sms.messages()
+    assert [a.size for a in msg.attachments] == [len(JPEG)]
+    assert "Authorization" not in storage.requests[0].headers

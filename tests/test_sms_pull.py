@@ -81,3 +81,15 @@ def test_pulled_mms_gets_its_media(sms, tasks):
     poll_via_beat(tasks)
     [msg] = sms.messages()
     assert [(a.content_type, a.size) for a in msg.attachments] == [("image/jpeg", len(jpeg))]
+
+
+def test_rejected_credentials_raise_an_alert_for_the_admin(sms, tasks, monkeypatch):
+    monkeypatch.setenv("SERVICETORG_TEST_TWILIO_TOKEN", "wrong-token")
+    assert poll_via_beat(tasks) == [0]
+    db.session.refresh(sms.account)
+    assert "avviste" in sms.account.alert
+    assert sms.account.poll_cursor == {}
+    monkeypatch.setenv("SERVICETORG_TEST_TWILIO_TOKEN", sms.token)
+    poll_via_beat(tasks)
+    db.session.refresh(sms.account)
+    assert sms.account.alert is None

@@ -92,6 +92,20 @@ class TwilioSmsConnector:
         }
 
     def poll(self, account: ChannelAccount) -> int:
+        try:
+            stored = self._poll(account)
+        except services.NotConfigured as exc:
+            account.alert = str(exc)
+            return 0
+        except TwilioException as exc:
+            if _http_status(exc) in (401, 403):
+                account.alert = explain("20003")
+                return 0
+            raise  # Twilio trouble: the next beat tries again from the same cursor
+        account.alert = None
+        return stored
+
+    def _poll(self, account: ChannelAccount) -> int:
         now = datetime.now(UTC)
         cursor = _parse((account.poll_cursor or {}).get("date_sent_after"))
         since = (cursor or now - FIRST_POLL_LOOKBACK) - POLL_OVERLAP
@@ -120,6 +134,14 @@ class TwilioSmsConnector:
         if newest is not None:
             account.poll_cursor = {"date_sent_after": newest.isoformat()}
         return stored
+
+
+def _http_status(exc: TwilioException) -> int | None:
+    """The HTTP status of a Twilio error: list pages raise TwilioException(msg, response)."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status
+    response = exc.args[1] if len(exc.args) > 1 else None
+    return getattr(response, "status_code", None)
 
 
 def _media_of(client: Any, item: Any) -> list[dict[str, str]]:

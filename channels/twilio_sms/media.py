@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
@@ -82,6 +83,8 @@ def download(account: ChannelAccount, url: str, declared: str) -> tuple[bytes, s
         auth = (services.account_sid(account), services.auth_token(account))
     except services.NotConfigured as exc:
         raise Transient(str(exc)) from exc
+    if not _is_api_host(account, url):
+        auth = None  # our credentials go to Twilio's API host only
     try:
         with requests.get(url, auth=auth, timeout=TIMEOUT_SECONDS, stream=True) as resp:
             if resp.status_code >= 500 or resp.status_code == 429:
@@ -103,6 +106,12 @@ def download(account: ChannelAccount, url: str, declared: str) -> tuple[bytes, s
     if not bytes(data).startswith(ALLOWED[ctype][1]):
         raise Rejected("type")
     return bytes(data), ctype
+
+
+def _is_api_host(account: ChannelAccount, url: str) -> bool:
+    api = (account.config or {}).get("api_base_url") or "https://api.twilio.com"
+    ours, theirs = urlsplit(str(api)), urlsplit(url)
+    return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
 
 def _store(message: Message, data: bytes, ctype: str, index: int) -> None:

@@ -220,7 +220,7 @@ def receive(
     if not created:
         return message, False
     conv = message.conversation
-    if conv.meta.get("phone") != phone:
+    if (conv.meta or {}).get("phone") != phone:
         conv.meta = {**(conv.meta or {}), "phone": phone}
     action = keyword(body, opt_out_type)
     if action:
