@@ -122,3 +122,12 @@ def sms_setup(app: Any, factory: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
         sms = Sms(fake, tenant, None, token, app.test_client())  # type: ignore[arg-type]
         sms.account = sms.number("+4740000001")
         yield sms
+
+
+def poll_via_beat(tasks: Any) -> list[Any]:
+    """What the beat schedule does: poll_all queues poll_account per account; run them."""
+    tasks.sent.clear()
+    celery = tasks.app.extensions["celery"]
+    celery.loader.import_default_modules()
+    celery.tasks["servicetorg.inbound.poll_all"].apply().get()
+    return tasks.run_all()

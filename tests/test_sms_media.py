@@ -8,8 +8,9 @@ import pytest
 from werkzeug.wrappers import Response
 
 from channels.twilio_sms import media
+from inbox.extensions import db
 from inbox.models import Attachment
-from tests.sms_support import CITIZEN, sms_setup
+from tests.sms_support import CITIZEN, poll_via_beat, sms_setup
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + b"\x01" * 500
 PDF = b"%PDF-1.7\n" + b"0" * 300
@@ -101,3 +102,21 @@ def test_credentials_are_only_sent_to_twilios_api_host(sms, tasks):
     [msg] = sms.messages()
     assert [a.size for a in msg.attachments] == [len(JPEG)]
     assert "Authorization" not in storage.requests[0].headers
+
+
+def test_lost_media_task_is_resumed_by_the_poll_and_never_doubles(sms, tasks):
+    from datetime import timedelta
+
+    msg = send_mms(sms, "Bilde", [("image/jpeg", JPEG)])
+    tasks.sent.clear()  # the broker was down when the webhook committed
+    msg.created_at -= timedelta(minutes=20)
+    pending = msg.meta["pending_media"]
+    db.session.commit()
+    poll_via_beat(tasks)  # the beat poll re-queues the stalled download and runs it
+    [msg] = sms.messages()
+    assert [a.size for a in msg.attachments] == [len(JPEG)]
+    # A second, late copy of the task finds the item already stored.
+    msg.meta = {**msg.meta, "pending_media": pending}
+    db.session.commit()
+    assert media.fetch_pending(msg.id) == (0, False)
+    assert len(sms.messages()[0].attachments) == 1

@@ -8,21 +8,13 @@ import pytest
 
 from channels.twilio_sms import connector
 from inbox.extensions import db
-from tests.sms_support import CITIZEN, sms_setup
+from tests.sms_support import CITIZEN, poll_via_beat, sms_setup
 
 
 @pytest.fixture
 def sms(app, factory, monkeypatch):
     with sms_setup(app, factory, monkeypatch) as s:
         yield s
-
-
-def poll_via_beat(tasks):
-    tasks.sent.clear()
-    celery = tasks.app.extensions["celery"]
-    celery.loader.import_default_modules()
-    celery.tasks["servicetorg.inbound.poll_all"].apply().get()
-    return tasks.run_all()
 
 
 def test_pull_overlapping_push_stores_each_message_once(sms, tasks):

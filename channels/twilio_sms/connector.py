@@ -11,7 +11,7 @@ from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from channels.interfaces import PermanentSendError, SendResult, TransientSendError
-from channels.twilio_sms import services
+from channels.twilio_sms import media, services
 from channels.twilio_sms.client import make_client
 from channels.twilio_sms.errors import explain, is_transient
 from channels.twilio_sms.segments import MAX_BODY_CHARS, limits
@@ -103,6 +103,7 @@ class TwilioSmsConnector:
                 return 0
             raise  # Twilio trouble: the next beat tries again from the same cursor
         account.alert = None
+        media.resume_stalled(account)
         return stored
 
     def _poll(self, account: ChannelAccount) -> int:
@@ -120,13 +121,13 @@ class TwilioSmsConnector:
                 newest = item.date_sent
             if find_message(account.id, item.sid) is not None:
                 continue  # pushed already, or seen by the previous poll's overlap
-            media = _media_of(client, item) if int(item.num_media or 0) else []
+            items = _media_of(client, item) if int(item.num_media or 0) else []
             _, created = services.receive(
                 account,
                 sid=item.sid,
                 from_=item.from_,
                 body=item.body or "",
-                media=media,
+                media=items,
                 sent_at=item.date_sent,
                 meta={"pulled": True},
             )

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
+from sqlalchemy import select
 
 from channels.twilio_sms import services
+from inbox.db import enqueue
 from inbox.extensions import db
-from inbox.models import Attachment, ChannelAccount, Message
+from inbox.models import Attachment, ChannelAccount, Direction, Message
+from inbox.models.base import utcnow
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 20
+# A pending download untouched this long lost its task; the SMS poll re-queues it.
+STALLED_AFTER = timedelta(minutes=15)
+RESUME_WINDOW = timedelta(days=2)
 
 # Allowed types, their file extension and the bytes a real file of that type starts with.
 ALLOWED: dict[str, tuple[str, tuple[bytes, ...]]] = {
@@ -42,14 +49,18 @@ class Transient(Exception):
 
 def fetch_pending(message_id: int, give_up: bool = False) -> tuple[int, bool]:
     """Download what is still pending for a message. Returns (stored, retry needed)."""
-    message = db.session.get(Message, message_id)
+    # Locked, so a resumed task and a retrying one never store the same item twice.
+    message = db.session.scalar(select(Message).where(Message.id == message_id).with_for_update())
     if message is None:
         return 0, False
     account = db.session.get(ChannelAccount, message.channel_account_id)
     assert account is not None
     pending = list((message.meta or {}).get("pending_media", []))
     stored, left, rejected = 0, [], list((message.meta or {}).get("media_rejected", []))
+    done = {a.provider_url for a in message.attachments}
     for item in pending:
+        if item["url"] in done:
+            continue
         try:
             data, ctype = download(account, item["url"], item.get("content_type", ""))
         except Rejected as exc:
@@ -62,11 +73,12 @@ def fetch_pending(message_id: int, give_up: bool = False) -> tuple[int, bool]:
             else:
                 left.append(item)
             continue
-        _store(message, data, ctype, index=len(message.attachments) + stored)
+        _store(message, item["url"], data, ctype, index=len(done) + stored)
         stored += 1
     meta = {k: v for k, v in (message.meta or {}).items() if k != "pending_media"}
     if left:
         meta["pending_media"] = left
+        meta["media_attempted_at"] = utcnow().isoformat()
     if rejected:
         meta["media_rejected"] = rejected
     message.meta = meta
@@ -114,11 +126,34 @@ def _is_api_host(account: ChannelAccount, url: str) -> bool:
     return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
 
-def _store(message: Message, data: bytes, ctype: str, index: int) -> None:
+def resume_stalled(account: ChannelAccount) -> int:
+    """Re-queue downloads whose task was lost (broker down at commit, worker killed)."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(Message.id, Message.meta, Message.created_at).where(
+            Message.channel_account_id == account.id,
+            Message.direction == Direction.INBOUND,
+            Message.created_at > now - RESUME_WINDOW,
+        )
+    ).all()
+    count = 0
+    for mid, meta, created in rows:
+        if not (meta or {}).get("pending_media"):
+            continue
+        last = meta.get("media_attempted_at")
+        last_at = datetime.fromisoformat(last) if last else created
+        if last_at < now - STALLED_AFTER:
+            enqueue(services.MEDIA_TASK, mid)
+            count += 1
+    return count
+
+
+def _store(message: Message, url: str, data: bytes, ctype: str, index: int) -> None:
     db.session.add(
         Attachment(
             tenant_id=message.tenant_id,
             message_id=message.id,
+            provider_url=url,
             filename=f"mms-{message.id}-{index + 1}.{ALLOWED[ctype][0]}",
             content_type=ctype,
             size=len(data),
