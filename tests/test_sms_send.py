@@ -7,6 +7,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
+from channels.interfaces import ChannelConnector
 from channels.registry import get_connector
 from channels.twilio_sms import limits
 from inbox.extensions import db
@@ -144,12 +145,15 @@ def test_failed_with_21610_records_the_opt_out(sms, tasks):
 
 
 def test_callback_before_the_worker_saved_the_sid_finds_the_message(sms):
-    msg = reply(sms)  # still queued here: the callback names our id in its signed URL
-    msg.provider_message_id = None
-    fake = Message(provider_message_id="SM" + "e" * 32, id=msg.id)
-    assert sms.status(fake, "sent").status_code == 200
+    # E.g. the create request timed out after Twilio accepted it: the callback's signed URL
+    # names our message, which then counts as sent and is not sent a second time.
+    msg = reply(sms)
+    twin = Message(provider_message_id="SM" + "e" * 32, id=msg.id)
+    assert sms.status(twin, "sent").status_code == 200
     out = outgoing(sms)
-    assert out.provider_message_id == "SM" + "e" * 32
+    assert (out.provider_message_id, out.delivery_status) == ("SM" + "e" * 32, DeliveryStatus.SENT)
+    assert outbound.send(msg.id) == ("skipped", None)
+    assert sms.fake.sent() == []
 
 
 def test_unsigned_status_callback_is_refused(sms, tasks):
@@ -171,6 +175,12 @@ def test_stop_after_reply_was_queued_blocks_the_send(sms, tasks):
     assert sms.fake.sent() == []
     out = outgoing(sms)
     assert out.delivery_status is DeliveryStatus.FAILED and out.error_code == "21610"
+
+
+def test_connector_satisfies_the_channel_contract():
+    connector = get_connector(ChannelKind.SMS)
+    assert isinstance(connector, ChannelConnector)
+    assert connector.kind is ChannelKind.SMS
 
 
 def test_reply_limits_for_the_reply_box(sms):
