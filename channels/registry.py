@@ -9,6 +9,7 @@ from inbox.models import ChannelKind
 
 CONNECTORS: dict[ChannelKind, str] = {
     ChannelKind.WEBCHAT: "channels.webchat.connector:WebChatConnector",
+    ChannelKind.SMS: "channels.twilio_sms.connector:TwilioSmsConnector",
 }
 
 _instances: dict[ChannelKind, ChannelConnector] = {}

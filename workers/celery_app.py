@@ -10,7 +10,13 @@ from flask import Flask
 from workers.schedule import beat_schedule
 
 # Task modules; each holds the tasks of one queue.
-TASK_MODULES = ["workers.inbound", "workers.outbound", "workers.archiving", "workers.housekeeping"]
+TASK_MODULES = [
+    "workers.inbound",
+    "workers.outbound",
+    "workers.archiving",
+    "workers.housekeeping",
+    "channels.twilio_sms.tasks",
+]
 QUEUES = ("inbound", "outbound", "archiving", "default")
 
 

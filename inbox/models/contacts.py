@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inbox.extensions import db
-from inbox.models.base import TenantScoped, Timestamped, enum_column
+from inbox.models.base import TenantScoped, Timestamped, UTCDateTime, enum_column
 
 
 class IdentityKind(enum.StrEnum):
@@ -60,5 +61,7 @@ class ContactIdentity(TenantScoped, Timestamped, db.Model):
     value: Mapped[str] = mapped_column(String(254))
     # The contact the identity belonged to before a merge moved it (for undo).
     previous_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    # When the citizen opted out of SMS (sent STOP); None again after START.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(back_populates="identities", foreign_keys=[contact_id])

@@ -1,0 +1,87 @@
+"""Twilio webhooks: inbound SMS/MMS and delivery status callbacks, one URL pair per number.
+
+Configure the number (or its Messaging Service) with
+    POST <PUBLIC_BASE_URL>/webhooks/twilio/<account id>/sms
+Replies carry their own status callback URL. Both are signed with X-Twilio-Signature.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, request
+
+from channels.twilio_sms import services
+from channels.twilio_sms.cli import add_number
+from inbox.extensions import csrf, db
+from inbox.models import ChannelAccount
+
+log = logging.getLogger(__name__)
+bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio", cli_group="sms")
+bp.cli.add_command(add_number)
+csrf.exempt(bp)  # authenticated by Twilio's signature, not a session
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+
+
+def _signed_account(account_id: int) -> ChannelAccount:
+    """The account, if the request carries a valid Twilio signature for it; else 403/404."""
+    account = services.sms_account(account_id)
+    if account is None:
+        abort(404)
+    try:
+        secret, algorithm = services.signing_secret(
+            account, request.headers.get(services.SETTINGS_HEADER)
+        )
+    except services.NotConfigured as exc:
+        log.error("%s; refusing the webhook", exc)
+        abort(403)
+    path = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+    url = services.public_url(path, request.url)
+    signature = request.headers.get("X-Twilio-Signature")
+    if not services.signature_valid(url, request.form, signature, secret, algorithm):
+        log.warning("Twilio webhook for account %s: bad signature (URL %s)", account.id, url)
+        abort(403, description="Invalid or missing X-Twilio-Signature.")
+    return account
+
+
+@bp.post("/<int:account_id>/sms")
+def inbound(account_id: int) -> Response:
+    account = _signed_account(account_id)
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    if not services.SID_RE.match(sid) or not form.get("From"):
+        abort(400, description="MessageSid and From are required.")
+    services.receive(
+        account,
+        sid=sid,
+        from_=form["From"],
+        body=form.get("Body", ""),
+        media=services.form_media(form),
+        meta={k: form[k] for k in ("NumSegments", "MessagingServiceSid") if form.get(k)},
+        opt_out_type=form.get("OptOutType"),
+    )
+    db.session.commit()  # stored before Twilio hears 2xx
+    return _twiml()
+
+
+@bp.post("/<int:account_id>/status")
+def status(account_id: int) -> Response:
+    account = _signed_account(account_id)
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if not services.SID_RE.match(sid):
+        abort(400, description="MessageSid is required.")
+    message_id = request.args.get("m", type=int)
+    services.apply_status(
+        account,
+        sid,
+        request.form.get("MessageStatus") or request.form.get("SmsStatus") or "",
+        request.form.get("ErrorCode") or None,
+        message_id,
+    )
+    db.session.commit()
+    return _twiml()

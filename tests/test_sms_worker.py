@@ -1,0 +1,45 @@
+"""An SMS reply through a real Celery worker process to the fake Twilio over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from inbox.extensions import db
+from inbox.models import Conversation, DeliveryStatus, Direction, Message, Role
+from tests.live import celery_worker, wait_for
+from tests.sms_support import CITIZEN, PUBLIC, sms_setup
+from workers.celery_app import CeleryDispatcher
+
+pytestmark = pytest.mark.worker
+
+
+def test_reply_sent_by_the_worker_and_confirmed_by_callback(app, factory, monkeypatch, base_config):
+    app.extensions["servicetorg.dispatcher"] = CeleryDispatcher(app.extensions["celery"])
+    config = {**base_config, "WORKER_ENV": {"SERVICETORG_PUBLIC_BASE_URL": PUBLIC}}
+    with sms_setup(app, factory, monkeypatch) as sms, celery_worker(config, name="sms"):
+        sms.inbound("Er det brannforbud i helga?")
+        conv = db.session.scalars(select(Conversation)).one()
+        login_client = sms.client
+        caseworker = factory.user(sms.tenant, Role.CASEWORKER)
+        resp = login_client.post(
+            "/login", data={"email": caseworker.email, "password": "correct horse battery"}
+        )
+        assert resp.status_code == 302
+        login_client.post(f"/c/{conv.id}/reply", data={"body": "Ja, totalforbud til mandag."})
+
+        [sent] = wait_for(sms.fake.sent, timeout=60)
+        assert (sent["to"], sent["body"]) == (CITIZEN, "Ja, totalforbud til mandag.")
+
+        def handed_over():
+            db.session.expire_all()
+            out = db.session.scalars(
+                select(Message).where(Message.direction == Direction.OUTBOUND)
+            ).one()
+            return out if out.provider_message_id else None
+
+        out = wait_for(handed_over)
+        assert out.provider_message_id == sent["sid"]
+        assert sms.status(out, "delivered").status_code == 200
+        db.session.expire_all()
+        assert db.session.get(Message, out.id).delivery_status is DeliveryStatus.DELIVERED
