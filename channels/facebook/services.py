@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -25,6 +26,7 @@ from inbox.models import (
     IdentityKind,
     Message,
     MessageRevision,
+    Tenant,
 )
 from inbox.models.base import utcnow
 from inbox.services.ingest import (
@@ -73,14 +75,17 @@ def token_blocked(account: ChannelAccount) -> bool:
 
 def raise_alert(account: ChannelAccount, exc: GraphError) -> None:
     """Expired or missing token: tell admins, and stop calling until it is replaced."""
-    account.alert = _(
-        "Facebook rejected the access token for the page %(name)s (%(reason)s). An administrator "
-        "must create a new page access token and put it in the environment variable %(var)s. "
-        "Nothing is fetched from or sent to this page until then.",
-        name=account.name,
-        reason=str(exc)[:200],
-        var=(account.secret_refs or {}).get("page_access_token", "?"),
-    )
+    tenant = db.session.get(Tenant, account.tenant_id)
+    # Stored text, often written by a worker: in the municipality's language.
+    with force_locale(tenant.locale if tenant else current_app.config["DEFAULT_LOCALE"]):
+        account.alert = _(
+            "Facebook rejected the access token for the page %(name)s (%(reason)s). An "
+            "administrator must create a new page access token and put it in the environment "
+            "variable %(var)s. Nothing is fetched from or sent to this page until then.",
+            name=account.name,
+            reason=str(exc)[:200],
+            var=(account.secret_refs or {}).get("page_access_token", "?"),
+        )
     account.poll_cursor = {
         **(account.poll_cursor or {}),
         "alert_token": token_fingerprint(page_token(account)),
