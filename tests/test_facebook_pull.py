@@ -208,3 +208,18 @@ def test_outage_mid_paging_keeps_cursor(client, page, fake):
     fake.routes = [(m, p, original if h == flaky else h) for m, p, h in fake.routes]
     poll(page.messenger)
     assert bodies() == ["hei 601", "hei 602", "hei 603"]
+
+
+def test_connectors_satisfy_the_channel_contract(page):
+    from channels.interfaces import ChannelConnector
+    from inbox.models import ChannelKind
+
+    for kind in (ChannelKind.MESSENGER, ChannelKind.FACEBOOK_COMMENTS):
+        assert isinstance(get_connector(kind), ChannelConnector)
+
+
+def test_missing_token_is_an_alert_not_a_crash(page, monkeypatch, fake):
+    monkeypatch.delenv(page.refs["page_access_token"])
+    assert poll(page.comments) == 0
+    assert db.session.get(ChannelAccount, page.comments.id).alert
+    assert fake.requests == []
