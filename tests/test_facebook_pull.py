@@ -223,3 +223,18 @@ def test_missing_token_is_an_alert_not_a_crash(page, monkeypatch, fake):
     assert poll(page.comments) == 0
     assert db.session.get(ChannelAccount, page.comments.id).alert
     assert fake.requests == []
+
+
+def test_pass_cut_short_keeps_the_cursor(client, page, fake, app):
+    now = time.time()
+    for psid in ("701", "702", "703"):
+        add_messages(
+            fake, fake.add_conversation(PAGE, psid, psid), psid, [f"hei {psid}"], now - 300
+        )
+    app.config["FACEBOOK_POLL_MAX_PAGES"] = 1
+    assert poll(page.messenger) == 2
+    assert "since" not in db.session.get(ChannelAccount, page.messenger.id).poll_cursor
+    app.config["FACEBOOK_POLL_MAX_PAGES"] = 10
+    assert poll(page.messenger) == 1
+    assert db.session.get(ChannelAccount, page.messenger.id).poll_cursor["since"] >= int(now)
+    assert bodies() == ["hei 701", "hei 702", "hei 703"]

@@ -153,5 +153,8 @@ def _change(page_id: str, change: dict[str, Any]) -> CommentEvent | None:
         from_name=sender.get("name") if isinstance(sender.get("name"), str) else None,
         message=value.get("message") if isinstance(value.get("message"), str) else None,
         created_at=from_seconds(value.get("created_time")),
-        permalink=permalink if isinstance(permalink, str) else None,
+        # Shown as a link to staff: only an https URL, never javascript: or the like.
+        permalink=permalink
+        if isinstance(permalink, str) and permalink.startswith("https://")
+        else None,
     )
