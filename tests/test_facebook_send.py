@@ -4,6 +4,7 @@ an expired token and an outage."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -233,3 +234,21 @@ def test_outage_then_recovery_retries_the_send(client, page, fake, caseworker, t
     assert outbound()[0].delivery_status is DeliveryStatus.QUEUED
     assert outbound_service.send(msg_id)[0] == "sent"
     assert len(fake.sent) == 1 and outbound()[0].provider_message_id == "m_out1"
+
+
+def test_permanent_graph_error_fails_without_retry(client, page, fake, caseworker, tasks):
+    from tests.fakes.facebook import graph_error
+
+    conv = citizen_writes(client, page, hours_ago=1)
+    unavailable = graph_error(551, "This person isn't available right now.")
+    fake.routes.insert(
+        0, ("POST", re.compile(rf"/v21.0/{PAGE}/messages$"), lambda request, match: unavailable)
+    )
+    reply(client, conv)
+    tasks.run_all()
+    (msg,) = outbound()
+    assert msg.delivery_status is DeliveryStatus.FAILED and msg.error_code == "551"
+    assert "isn't available" in msg.error_message and msg.send_attempts == 1
+    assert db.session.get(ChannelAccount, page.messenger.id).alert is None
+    html = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert "available right now" in html

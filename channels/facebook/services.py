@@ -119,7 +119,10 @@ def apply_events(tenant_id: int, events: list[Event]) -> list[int]:
     return new_with_files
 
 
-def store_message(account: ChannelAccount, ev: MessageEvent, name: str | None = None):  # type: ignore[no-untyped-def]
+def store_message(
+    account: ChannelAccount, ev: MessageEvent, name: str | None = None
+) -> tuple[Message, bool]:
+    """A Messenger message into the citizen's conversation (the PSID kept for replies)."""
     msg, created = ingest(
         account,
         InboundMessage(

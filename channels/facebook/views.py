@@ -39,6 +39,8 @@ def _secrets(page_id: str, name: str) -> list[str]:
     if not accounts:
         abort(404)
     values = [secret_from_env((a.secret_refs or {}).get(name)) for a in accounts.values()]
+    if not any(values):
+        log.error("facebook page %s: no %s in the environment; webhook refused", page_id, name)
     return [v for v in values if v]
 
 
