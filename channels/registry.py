@@ -10,6 +10,8 @@ from inbox.models import ChannelKind
 CONNECTORS: dict[ChannelKind, str] = {
     ChannelKind.WEBCHAT: "channels.webchat.connector:WebChatConnector",
     ChannelKind.SMS: "channels.twilio_sms.connector:TwilioSmsConnector",
+    ChannelKind.MESSENGER: "channels.facebook.connector:MessengerConnector",
+    ChannelKind.FACEBOOK_COMMENTS: "channels.facebook.connector:CommentsConnector",
 }
 
 _instances: dict[ChannelKind, ChannelConnector] = {}

@@ -41,6 +41,16 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL_SECONDS": 60,
     "POLL_INTERVAL_SECONDS": 120,
     "DEMO": False,
+    # Facebook (docs/facebook.md): the Graph API version facebook-sdk is told to use, the API
+    # host (a channel account's config "graph_url" overrides it), the HTTP timeout, and how far
+    # the poller reads: days back on its first run, days of posts checked for new comments, and
+    # at most this many result pages per edge per run.
+    "FACEBOOK_GRAPH_VERSION": "v21.0",
+    "FACEBOOK_GRAPH_URL": "https://graph.facebook.com/",
+    "FACEBOOK_TIMEOUT_SECONDS": 10,
+    "FACEBOOK_POLL_FIRST_DAYS": 7,
+    "FACEBOOK_POLL_POST_DAYS": 30,
+    "FACEBOOK_POLL_MAX_PAGES": 10,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -53,6 +63,12 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "TRUST_PROXY_HEADERS": int,
     "SWEEP_INTERVAL_SECONDS": (int, float),
     "POLL_INTERVAL_SECONDS": (int, float),
+    "FACEBOOK_GRAPH_VERSION": str,
+    "FACEBOOK_GRAPH_URL": str,
+    "FACEBOOK_TIMEOUT_SECONDS": (int, float),
+    "FACEBOOK_POLL_FIRST_DAYS": int,
+    "FACEBOOK_POLL_POST_DAYS": int,
+    "FACEBOOK_POLL_MAX_PAGES": int,
 }
 
 

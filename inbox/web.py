@@ -12,6 +12,7 @@ from inbox.extensions import db
 
 def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
+    from channels.facebook.views import bp as facebook_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
     from channels.webchat.views import bp as webchat_bp
     from inbox.cli import register_commands
@@ -20,7 +21,17 @@ def register(app: Flask) -> None:
     from inbox.views.demo import bp as demo_bp
     from inbox.views.queue import bp as queue_bp
 
-    for bp in (auth_bp, queue_bp, conversation_bp, records_bp, webchat_bp, demo_bp, twilio_sms_bp):
+    blueprints = (
+        auth_bp,
+        queue_bp,
+        conversation_bp,
+        records_bp,
+        webchat_bp,
+        demo_bp,
+        twilio_sms_bp,
+        facebook_bp,
+    )
+    for bp in blueprints:
         app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"get_locale": get_locale})

@@ -1,0 +1,46 @@
+"""Channel alerts for admins: problems an admin must act on, shown as a banner in the inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+from sqlalchemy import select
+
+from inbox.extensions import db
+from inbox.models import ChannelAccount, Conversation, Role
+
+
+def admin_alerts() -> list[ChannelAccount]:
+    if not current_user or not current_user.is_authenticated:
+        return []
+    tenants = [m.tenant_id for m in current_user.memberships if m.role is Role.ADMIN]
+    if not tenants:
+        return []
+    return list(
+        db.session.scalars(
+            select(ChannelAccount)
+            .where(ChannelAccount.tenant_id.in_(tenants), ChannelAccount.alert.is_not(None))
+            .order_by(ChannelAccount.id)
+        )
+    )
+
+
+def reply_info(conv: Conversation) -> dict[str, Any]:
+    """For the reply box: why a reply cannot be sent, and the channel's time limits."""
+    from channels.registry import UnknownChannel, get_connector
+
+    try:
+        connector = get_connector(conv.channel_account.kind)
+    except UnknownChannel:
+        return {"reason": None, "limits": None}
+    limits_fn = getattr(connector, "reply_limits", None)
+    return {
+        "reason": connector.cannot_reply_reason(conv),
+        "limits": limits_fn(conv) if limits_fn else None,
+    }
+
+
+def alert_context() -> dict[str, Any]:
+    # Functions, so the queries run only on pages that show them.
+    return {"channel_alerts": admin_alerts, "channel_reply_info": reply_info}
