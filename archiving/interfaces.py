@@ -58,6 +58,14 @@ class RecordsRejected(Exception):
     """Permanent: the records system refused the entry (bad case number, bad metadata)."""
 
 
+class RecordsPending(Exception):
+    """Handed over to an asynchronous records system (Fiks Arkiv); the receipt comes later.
+
+    journal() raises it after delivering the entry, and again on a retry while no receipt has
+    arrived; find_entry() returns the receipt once it is there.
+    """
+
+
 class RecordsSystem(Protocol):
     name: str
 

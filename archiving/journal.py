@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from archiving import render
@@ -13,6 +14,7 @@ from archiving.interfaces import (
     Correspondent,
     JournalRequest,
     Receipt,
+    RecordsPending,
     RecordsRejected,
     RecordsUnavailable,
 )
@@ -34,26 +36,46 @@ def backoff(attempts: int) -> timedelta:
 
 # A worker holds an item this long; after that the item is assumed abandoned (worker killed)
 # and another worker may take it over. Records-system calls time out well before this.
+# The default; an installation sets ARCHIVE_LEASE_SECONDS (see lease()).
 LEASE = timedelta(minutes=10)
 
 
-def claim(item_id: int) -> bool:
-    """Take the item for journalling, atomically; False if another worker holds it.
+def lease() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("ARCHIVE_LEASE_SECONDS", 600)))
 
-    An APPROVED item is free; a JOURNALLING one is free only when its lease has run out.
+
+def receipt_poll() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("ARCHIVE_RECEIPT_POLL_SECONDS", 60)))
+
+
+def claimable(now):  # type: ignore[no-untyped-def]
+    """SQL condition: the items a worker may take now.
+
+    An APPROVED item is free; a JOURNALLING one is free when its lease has run out (its worker
+    died) or when it waits for an asynchronous receipt that is due to be looked for.
     """
+    return or_(
+        ArchiveItem.state == ArchiveState.APPROVED,
+        (ArchiveItem.state == ArchiveState.JOURNALLING)
+        & or_(
+            ArchiveItem.updated_at < now - lease(),
+            ArchiveItem.next_attempt_at <= now,
+        ),
+    )
+
+
+def claim(item_id: int) -> bool:
+    """Take the item for journalling, atomically; False if another worker holds it."""
     now = utcnow()
     result = db.session.execute(
         update(ArchiveItem)
-        .where(
-            ArchiveItem.id == item_id,
-            or_(
-                ArchiveItem.state == ArchiveState.APPROVED,
-                (ArchiveItem.state == ArchiveState.JOURNALLING)
-                & (ArchiveItem.updated_at < now - LEASE),
-            ),
+        .where(ArchiveItem.id == item_id, claimable(now))
+        .values(
+            state=ArchiveState.JOURNALLING,
+            attempts=ArchiveItem.attempts + 1,
+            next_attempt_at=None,
+            updated_at=now,
         )
-        .values(state=ArchiveState.JOURNALLING, attempts=ArchiveItem.attempts + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -91,7 +113,12 @@ def journal_item(item_id: int) -> str:
     db.session.refresh(item)
     tenant = db.session.get(Tenant, item.tenant_id)
     assert tenant is not None
-    records = records_system_for(tenant)
+    try:
+        records = records_system_for(tenant)
+    except RecordsUnavailable as exc:  # e.g. a secret missing from the environment
+        return _postpone(item, exc)
+    except (LookupError, RecordsRejected) as exc:  # an unknown adapter: nothing will work
+        return _fail(item, exc)
     done = {r.part: r for r in item.receipts}
     case_number = item.case_number
     for part, (journalposttype, messages) in enumerate(parts(item)):
@@ -104,6 +131,8 @@ def journal_item(item_id: int) -> str:
             if receipt is None:
                 request = build_request(item, tenant, part, journalposttype, messages, case_number)
                 receipt = records.journal(request)
+        except RecordsPending as exc:
+            return _await_receipt(item, exc)
         except RecordsUnavailable as exc:
             return _postpone(item, exc)
         except RecordsRejected as exc:
@@ -121,6 +150,8 @@ def journal_item(item_id: int) -> str:
         tenant_id=item.tenant_id,
         actor_label="worker",
         entries=[r.journalpostnummer for r in sorted(item.receipts, key=lambda r: r.part)],
+        system_ids=[r.system_id for r in sorted(item.receipts, key=lambda r: r.part)],
+        records_system=records.name,
         case_number=case_number,
     )
     db.session.commit()
@@ -128,13 +159,41 @@ def journal_item(item_id: int) -> str:
 
 
 def _postpone(item: ArchiveItem, exc: Exception) -> str:
+    """The records system is down or busy: back off; the sweeper re-queues the item when due.
+    Records staff see the error and the next attempt meanwhile."""
     db.session.rollback()
     item.move_to(ArchiveState.APPROVED)
     item.last_error = str(exc)[:2000]
     item.next_attempt_at = utcnow() + backoff(item.attempts)
+    audit.record(
+        "archive.postponed",
+        item,
+        tenant_id=item.tenant_id,
+        actor_label="worker",
+        error=item.last_error,
+        next_attempt_at=item.next_attempt_at.isoformat(),
+    )
     db.session.commit()
     log.warning("records system unavailable for item %s: %s", item.id, exc)
     return "retry"
+
+
+def _await_receipt(item: ArchiveItem, exc: RecordsPending) -> str:
+    """Handed over to an asynchronous records system: the item stays JOURNALLING, and the
+    sweeper lets a worker look for the receipt every ARCHIVE_RECEIPT_POLL_SECONDS."""
+    db.session.rollback()
+    item.last_error = None
+    item.next_attempt_at = utcnow() + receipt_poll()
+    if getattr(exc, "delivered_now", False):
+        audit.record(
+            "archive.delivered",
+            item,
+            tenant_id=item.tenant_id,
+            actor_label="worker",
+            detail=str(exc)[:500],
+        )
+    db.session.commit()
+    return "awaiting receipt"
 
 
 def _fail(item: ArchiveItem, exc: Exception) -> str:
