@@ -65,6 +65,10 @@ class RecordsPending(Exception):
     arrived; find_entry() returns the receipt once it is there.
     """
 
+    def __init__(self, message: str, delivered_now: bool = False) -> None:
+        super().__init__(message)
+        self.delivered_now = delivered_now  # True the first time, when it was handed over
+
 
 class RecordsSystem(Protocol):
     name: str
