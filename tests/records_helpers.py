@@ -9,7 +9,7 @@ from flask import current_app
 from archiving import triage
 from archiving.models import ArchiveItem
 from inbox.extensions import db
-from inbox.models import Role
+from inbox.models import Role, Tenant
 from inbox.services import conversations
 
 
@@ -24,6 +24,13 @@ def approved_item(
 ) -> ArchiveItem:
     """A citizen's question (and our answer) flagged and approved for journalling."""
     tenant = factory.tenant(records_adapter=adapter, records_config=config or {})
+    return flag_in(factory, tenant, case_number=case_number, answer=answer, **item_fields)
+
+
+def flag_in(
+    factory: Any, tenant: Tenant, *, case_number: str = "", answer: bool = True, **item_fields: Any
+) -> ArchiveItem:
+    """A new conversation in the tenant, flagged and approved."""
     account = factory.channel(tenant)
     worker = factory.user(tenant, Role.RECORDS_OFFICER)
     conv = factory.conversation(account, body="Jeg klager på vedtaket om byggetillatelse.")
