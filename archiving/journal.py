@@ -125,6 +125,8 @@ def journal_item(item_id: int) -> str:
         if part in done:
             case_number = done[part].case_number
             continue
+        if part:
+            _renew_lease(item)
         try:
             # A worker killed after the records system answered left the entry there: find it.
             receipt = records.find_entry(entry_key(item, part))
@@ -156,6 +158,17 @@ def journal_item(item_id: int) -> str:
     )
     db.session.commit()
     return "journalled"
+
+
+def _renew_lease(item: ArchiveItem) -> None:
+    """Still working on it: a long item (many entries, a slow records system) keeps its lease."""
+    db.session.execute(
+        update(ArchiveItem)
+        .where(ArchiveItem.id == item.id, ArchiveItem.state == ArchiveState.JOURNALLING)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def _postpone(item: ArchiveItem, exc: Exception) -> str:
