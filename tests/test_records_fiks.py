@@ -142,3 +142,39 @@ def test_arkivmelding_is_written_atomically(app, factory, tasks, folders, archiv
     names = sorted(p.name for p in folder.iterdir())
     assert names[-2:] == ["arkivmelding.xml", "melding.json"]
     assert etree.parse(str(folder / "arkivmelding.xml")).getroot().tag == f"{{{NS}}}arkivmelding"
+
+
+def test_server_error_from_the_archive_sends_the_message_again(
+    app, factory, tasks, folders, archive
+):
+    from tests.fakes.fiks_arkiv import FEIL
+
+    item = approved_item(factory, adapter="fiks_arkiv", config=folders, answer=False)
+    assert tasks.run_all() == ["awaiting receipt"]
+    [folder] = archive.pending()
+    mid = folder.name
+    # The archive's side failed: it answers serverfeil and drops the message.
+    import shutil
+
+    shutil.rmtree(folder)
+    reply = archive.incoming / mid
+    reply.mkdir(parents=True)
+    ns = "https://ks-no.github.io/standarder/fiks-protokoll/fiks-arkiv/feil/serverfeil/v2"
+    root = etree.Element(f"{{{ns}}}serverfeil", nsmap={None: ns, "f": FEIL})
+    etree.SubElement(root, f"{{{FEIL}}}feilId").text = "e-1"
+    etree.SubElement(root, f"{{{FEIL}}}feilmelding").text = "Arkivet er nede"
+    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    assert_valid("fiks-arkiv-v2/no.ks.fiks.arkiv.v2.feilmelding.serverfeil.xsd", data)
+    (reply / "no.ks.fiks.arkiv.v2.feilmelding.serverfeil.xml").write_bytes(data)
+
+    poll_now(item.id)
+    assert journal_item(item.id) == "retry"
+    item = reload(item.id)
+    assert item.state is ArchiveState.APPROVED and "Arkivet er nede" in item.last_error
+    poll_now(item.id)
+    assert journal_item(item.id) == "awaiting receipt"
+    assert [p.name for p in archive.pending()] == [mid]  # the same message, sent again
+    archive.process()
+    poll_now(item.id)
+    assert journal_item(item.id) == "journalled"
+    assert len(archive.received) == 1

@@ -212,3 +212,26 @@ def test_wrong_token_is_retried_not_failed(app, factory, tasks, noark, monkeypat
     item = rest_item(factory, noark, answer=False)
     assert tasks.run_all() == ["retry"]
     assert "HTTP 401" in reload(item.id).last_error
+
+
+def test_screening_reaches_the_records_system(app, factory, tasks, noark):
+    noark.add_case(2026, 55, "Barnevern")
+    item = rest_item(
+        factory,
+        noark,
+        case_number="2026/55",
+        answer=False,
+        screening_code="U",
+        screening_basis="Offl. § 13 jf. fvl. § 13",
+        screening_fields="korrespondansepartNavn",
+        correspondent_name="Ola Skjermet",
+        anonymous=False,
+    )
+    assert tasks.run_all() == ["journalled"]
+    jp, _ = assert_complete(noark, entry_key(item, 0))
+    assert jp["skjerming"]["tilgangsrestriksjon"] == {"kode": "U"}
+    assert jp["skjerming"]["skjermingshjemmel"] == "Offl. § 13 jf. fvl. § 13"
+    [part] = noark.of_kind("korrespondansepartperson", jp["systemID"])
+    assert part["korrespondansepartNavn"] == "Ola Skjermet"
+    assert part["korrespondanseparttype"] == {"kode": "EA"}
+    assert part["skjerming"]["skjermingMetadata"] == [{"kode": "korrespondansepartNavn"}]
