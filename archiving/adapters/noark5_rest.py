@@ -63,24 +63,29 @@ class Noark5Rest:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self._root: dict[str, Any] | None = None
         self._areas: dict[str, dict[str, Any]] = {}
+        self._looked_up: dict[str, dict[str, Any] | None] = {}
 
     # -- the interface ------------------------------------------------------------------------
 
     def find_entry(self, external_key: str) -> Receipt | None:
         jp = self._find_journalpost(external_key)
+        self._looked_up[external_key] = jp  # journal() right after need not search again
         if jp is None or not self._complete(jp):
             return None
         return self._receipt(jp)
 
     def journal(self, request: JournalRequest) -> Receipt:
-        jp = self._find_journalpost(request.external_key)
+        key = request.external_key
+        jp = self._looked_up.pop(key) if key in self._looked_up else self._find_journalpost(key)
+        fresh = jp is None  # a journalpost we just made has no parts yet: no need to look
+        case = None
         if jp is None:
             case = self._case(request)
             jp = self._create(case, rel("sakarkiv", "ny-journalpost"), _journalpost(request, self))
-        self._ensure_correspondents(jp, request)
+        self._ensure_correspondents(jp, request, fresh)
         for number, doc in enumerate(request.documents, start=1):
-            self._ensure_document(jp, number, doc)
-        return self._receipt(self._get(_href(jp, "self")))
+            self._ensure_document(jp, number, doc, fresh)
+        return self._receipt(jp, case)
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -140,26 +145,32 @@ class Noark5Rest:
 
     # -- the parts of a journalpost -----------------------------------------------------------
 
-    def _ensure_correspondents(self, jp: dict[str, Any], request: JournalRequest) -> None:
-        existing = self._children(jp, rel("arkivstruktur", "korrespondansepart"))
+    def _ensure_correspondents(
+        self, jp: dict[str, Any], request: JournalRequest, fresh: bool
+    ) -> None:
+        existing = [] if fresh else self._children(jp, rel("arkivstruktur", "korrespondansepart"))
         for c in request.correspondents[len(existing) :]:
             body: dict[str, Any] = {
                 "korrespondanseparttype": {"kode": c.role},
                 "korrespondansepartNavn": c.name or "Anonym",
             }
             if c.address:
-                body["kontaktinformasjon"] = {"epostadresse": c.address}
+                kind = "epostadresse" if "@" in c.address else "mobiltelefon"
+                body["kontaktinformasjon"] = {kind: c.address}
             if c.name is None or "korrespondansepartNavn" in request.screening.get(
                 "skjermingMetadata", ""
             ):
                 body["skjerming"] = _skjerming(request)
             self._create(jp, rel("arkivstruktur", "ny-korrespondansepartperson"), body)
 
-    def _ensure_document(self, jp: dict[str, Any], number: int, doc: Document) -> None:
+    def _ensure_document(self, jp: dict[str, Any], number: int, doc: Document, fresh: bool) -> None:
         existing = {
             d.get("dokumentnummer"): d
-            for d in self._children(jp, rel("arkivstruktur", "dokumentbeskrivelse"))
+            for d in (
+                [] if fresh else self._children(jp, rel("arkivstruktur", "dokumentbeskrivelse"))
+            )
         }
+        made = number not in existing
         db = existing.get(number) or self._create(
             jp,
             rel("arkivstruktur", "ny-dokumentbeskrivelse"),
@@ -171,7 +182,7 @@ class Noark5Rest:
                 "dokumentstatus": {"kode": "F", "kodenavn": "Dokumentet er ferdigstilt"},
             },
         )
-        objects = self._children(db, rel("arkivstruktur", "dokumentobjekt"))
+        objects = [] if made else self._children(db, rel("arkivstruktur", "dokumentobjekt"))
         obj = objects[0] if objects else None
         if obj is None:
             obj = self._create(
@@ -265,8 +276,9 @@ class Noark5Rest:
         href = _href(obj, rel("arkivstruktur", "fil"))
         return self._call("HEAD", href, ok=(200, 204, 404)).status_code == 200
 
-    def _receipt(self, jp: dict[str, Any]) -> Receipt:
-        case = self._get(_href(jp, rel("sakarkiv", "saksmappe")))
+    def _receipt(self, jp: dict[str, Any], case: dict[str, Any] | None = None) -> Receipt:
+        if case is None:
+            case = self._get(_href(jp, rel("sakarkiv", "saksmappe")))
         case_number = f"{case.get('saksaar')}/{case.get('sakssekvensnummer')}"
         return Receipt(
             system_id=_system_id(jp),

@@ -282,6 +282,7 @@ class _DropConnection(Response):
         sock = environ.get("werkzeug.socket")
         if sock is not None:
             sock.shutdown(socket.SHUT_RDWR)
+        start_response("201 Created", [("Content-Length", "0")])
         return []
 
 
