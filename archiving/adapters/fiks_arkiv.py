@@ -109,63 +109,87 @@ class FiksArkiv:
         self.delivery = DELIVERIES[kind](self.outgoing)
 
     # -- the interface ------------------------------------------------------------------------
+    #
+    # Our note per entry (sent/<uuid5 of the key>.json) holds the message id now awaiting a
+    # reply and the ids of earlier messages that were refused or failed, so that a retry by
+    # records staff sends a new message (a Fiks IO message id is used once), and a receipt for
+    # any of them still counts.
 
     def find_entry(self, external_key: str) -> Receipt | None:
-        mid = message_id(external_key)
-        note = self._note(mid)
-        replies = self.incoming / mid
-        kvittering = replies / f"{KVITTERING}.xml"
-        if kvittering.is_file():
-            return parse_kvittering(kvittering.read_bytes(), note.get("case_number"))
-        for kind in REJECTED:
-            if (replies / f"{kind}.xml").is_file():
-                raise RecordsRejected(f"Fiks Arkiv: {_feilmelding(replies / f'{kind}.xml')}")
-        if (replies / f"{SERVER_ERROR}.xml").is_file():
-            # The archive failed on its side: send the message again on the next attempt.
-            problem = _feilmelding(replies / f"{SERVER_ERROR}.xml")
-            os.replace(
-                replies / f"{SERVER_ERROR}.xml",
-                replies / f".{SERVER_ERROR}.{utcnow():%Y%m%dT%H%M%S}",
-            )
-            (self.sent / f"{mid}.json").unlink(missing_ok=True)
-            raise RecordsUnavailable(f"Fiks Arkiv server error: {problem}")
-        if note:
+        note = self._note(external_key)
+        current = note.get("message_id")
+        for mid in [*note.get("earlier", []), *([current] if current else [])]:
+            kvittering = self.incoming / mid / f"{KVITTERING}.xml"
+            if kvittering.is_file():
+                return parse_kvittering(kvittering.read_bytes(), note.get("case_number"))
+        if current:
+            replies = self.incoming / current
+            for kind in REJECTED:
+                if (replies / f"{kind}.xml").is_file():
+                    self._retire(external_key, note)
+                    raise RecordsRejected(f"Fiks Arkiv: {_feilmelding(replies / f'{kind}.xml')}")
+            if (replies / f"{SERVER_ERROR}.xml").is_file():
+                # The archive failed on its side: send a new message on the next attempt.
+                self._retire(external_key, note)
+                problem = _feilmelding(replies / f"{SERVER_ERROR}.xml")
+                raise RecordsUnavailable(f"Fiks Arkiv server error: {problem}")
+            raise RecordsPending(f"awaiting a receipt for Fiks message {current}")
+        mid = _next_id(external_key, note)
+        if self.delivery.delivered(mid):  # handed over, but we died before taking the note
+            self._save(external_key, note | {"message_id": mid})
             raise RecordsPending(f"awaiting a receipt for Fiks message {mid}")
         return None
 
     def journal(self, request: JournalRequest) -> Receipt:
-        mid = message_id(request.external_key)
-        if not self._note(mid):
-            files = {"arkivmelding.xml": arkivmelding(request, self.fagsystem, self.arkivdel)}
-            for number, doc in enumerate(request.documents, start=1):
-                files[file_reference(number, doc.filename)] = doc.data
-            files["melding.json"] = json.dumps(
-                {
-                    "meldingId": mid,
-                    "meldingType": MESSAGE_TYPE,
-                    "eksternNoekkel": request.external_key,
-                    "filer": sorted(files),
-                },
-                indent=2,
-            ).encode()
-            self.delivery.deliver(mid, files)
-            self.sent.mkdir(parents=True, exist_ok=True)
-            note = {
-                "external_key": request.external_key,
-                "case_number": request.case_number,
-                "sent_at": utcnow().isoformat(),
-            }
-            (self.sent / f"{mid}.json").write_text(json.dumps(note))
-            raise RecordsPending(f"handed to Fiks Arkiv as message {mid}", delivered_now=True)
-        raise RecordsPending(f"awaiting a receipt for Fiks message {mid}")
+        note = self._note(request.external_key)
+        if note.get("message_id"):
+            raise RecordsPending(f"awaiting a receipt for Fiks message {note['message_id']}")
+        mid = _next_id(request.external_key, note)
+        files = {"arkivmelding.xml": arkivmelding(request, self.fagsystem, self.arkivdel)}
+        for number, doc in enumerate(request.documents, start=1):
+            files[file_reference(number, doc.filename)] = doc.data
+        files["melding.json"] = json.dumps(
+            {
+                "meldingId": mid,
+                "meldingType": MESSAGE_TYPE,
+                "eksternNoekkel": request.external_key,
+                "filer": sorted(files),
+            },
+            indent=2,
+        ).encode()
+        self.delivery.deliver(mid, files)
+        note |= {
+            "external_key": request.external_key,
+            "case_number": request.case_number,
+            "message_id": mid,
+            "sent_at": utcnow().isoformat(),
+        }
+        self._save(request.external_key, note)
+        raise RecordsPending(f"handed to Fiks Arkiv as message {mid}", delivered_now=True)
 
-    def _note(self, mid: str) -> dict[str, Any]:
-        path = self.sent / f"{mid}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-        if self.delivery.delivered(mid):  # handed over, but we died before taking the note
-            return {"external_key": None, "case_number": None}
-        return {}
+    def _path(self, external_key: str) -> Path:
+        return self.sent / f"{message_id(external_key)}.json"
+
+    def _note(self, external_key: str) -> dict[str, Any]:
+        path = self._path(external_key)
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def _save(self, external_key: str, note: dict[str, Any]) -> None:
+        self.sent.mkdir(parents=True, exist_ok=True)
+        path = self._path(external_key)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(note))
+        os.replace(tmp, path)
+
+    def _retire(self, external_key: str, note: dict[str, Any]) -> None:
+        earlier = [*note.get("earlier", []), note["message_id"]]
+        self._save(external_key, note | {"message_id": None, "earlier": earlier})
+
+
+def _next_id(external_key: str, note: dict[str, Any]) -> str:
+    """The first message of an entry has the id message_id(key); a resend gets a new one."""
+    n = len(note.get("earlier", []))
+    return message_id(external_key if n == 0 else f"{external_key}#{n}")
 
 
 def file_reference(number: int, filename: str) -> str:
