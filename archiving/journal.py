@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from archiving import render
 from archiving.adapters import records_system_for
@@ -48,7 +48,7 @@ def receipt_poll() -> timedelta:
     return timedelta(seconds=float(current_app.config.get("ARCHIVE_RECEIPT_POLL_SECONDS", 60)))
 
 
-def claimable(now):  # type: ignore[no-untyped-def]
+def claimable(now: datetime) -> ColumnElement[bool]:
     """SQL condition: the items a worker may take now.
 
     An APPROVED item is free; a JOURNALLING one is free when its lease has run out (its worker
