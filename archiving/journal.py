@@ -130,6 +130,7 @@ def journal_item(item_id: int) -> str:
         try:
             # A worker killed after the records system answered left the entry there: find it.
             receipt = records.find_entry(entry_key(item, part))
+            request = None
             if receipt is None:
                 request = build_request(item, tenant, part, journalposttype, messages, case_number)
                 receipt = records.journal(request)
@@ -139,7 +140,7 @@ def journal_item(item_id: int) -> str:
             return _postpone(item, exc)
         except RecordsRejected as exc:
             return _fail(item, exc)
-        _store_receipt(item, part, records.name, receipt)
+        _store_receipt(item, part, records.name, receipt, request)
         db.session.commit()  # each entry's receipt is kept as soon as it exists
         # An entry that opened a new case: the following entries go into that case.
         case_number = receipt.case_number
@@ -262,7 +263,16 @@ def build_request(
     )
 
 
-def _store_receipt(item: ArchiveItem, part: int, adapter: str, receipt: Receipt) -> None:
+def _store_receipt(
+    item: ArchiveItem,
+    part: int,
+    adapter: str,
+    receipt: Receipt,
+    request: JournalRequest | None = None,
+) -> None:
+    # The hoveddokument's checksum and size, when this attempt sent it (an entry found again
+    # after a crash keeps what the records system holds; its receipt has no document data).
+    main = request.documents[0] if request and request.documents else None
     db.session.add(
         JournalReceipt(
             tenant_id=item.tenant_id,
@@ -273,6 +283,8 @@ def _store_receipt(item: ArchiveItem, part: int, adapter: str, receipt: Receipt)
             journalpostnummer=receipt.journalpostnummer,
             case_number=receipt.case_number,
             journal_date=receipt.journal_date,
+            document_sha256=main.sha256 if main else None,
+            document_size=len(main.data) if main else None,
             raw=receipt.raw,
         )
     )

@@ -70,6 +70,11 @@ def test_whole_flow_into_a_new_case(app, factory, tasks, noark):
         {"kode": "U"},
     ]
     assert [r.system_id for r in receipts] == [question["systemID"], answer["systemID"]]
+    assert [r.document_sha256 for r in receipts] == [
+        hashlib.sha256(q_bytes).hexdigest(),
+        hashlib.sha256(a_bytes).hexdigest(),
+    ]
+    assert [r.document_size for r in receipts] == [len(q_bytes), len(a_bytes)]
     assert "Jeg klager på vedtaket" in q_bytes.decode() and "Takk, klagen" in a_bytes.decode()
     assert question["dokumentetsDato"].endswith("+00:00")
     # Discovered from /api, authenticated every time, files sent with type and length.
