@@ -58,6 +58,18 @@ class RecordsRejected(Exception):
     """Permanent: the records system refused the entry (bad case number, bad metadata)."""
 
 
+class RecordsPending(Exception):
+    """Handed over to an asynchronous records system (Fiks Arkiv); the receipt comes later.
+
+    journal() raises it after delivering the entry, and again on a retry while no receipt has
+    arrived; find_entry() returns the receipt once it is there.
+    """
+
+    def __init__(self, message: str, delivered_now: bool = False) -> None:
+        super().__init__(message)
+        self.delivered_now = delivered_now  # True the first time, when it was handed over
+
+
 class RecordsSystem(Protocol):
     name: str
 

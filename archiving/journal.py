@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from flask import current_app
+from sqlalchemy import ColumnElement, or_, select, update
 
 from archiving import render
 from archiving.adapters import records_system_for
@@ -13,6 +14,7 @@ from archiving.interfaces import (
     Correspondent,
     JournalRequest,
     Receipt,
+    RecordsPending,
     RecordsRejected,
     RecordsUnavailable,
 )
@@ -34,26 +36,46 @@ def backoff(attempts: int) -> timedelta:
 
 # A worker holds an item this long; after that the item is assumed abandoned (worker killed)
 # and another worker may take it over. Records-system calls time out well before this.
+# The default; an installation sets ARCHIVE_LEASE_SECONDS (see lease()).
 LEASE = timedelta(minutes=10)
 
 
-def claim(item_id: int) -> bool:
-    """Take the item for journalling, atomically; False if another worker holds it.
+def lease() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("ARCHIVE_LEASE_SECONDS", 600)))
 
-    An APPROVED item is free; a JOURNALLING one is free only when its lease has run out.
+
+def receipt_poll() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("ARCHIVE_RECEIPT_POLL_SECONDS", 60)))
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """SQL condition: the items a worker may take now.
+
+    An APPROVED item is free; a JOURNALLING one is free when its lease has run out (its worker
+    died) or when it waits for an asynchronous receipt that is due to be looked for.
     """
+    return or_(
+        ArchiveItem.state == ArchiveState.APPROVED,
+        (ArchiveItem.state == ArchiveState.JOURNALLING)
+        & or_(
+            ArchiveItem.updated_at < now - lease(),
+            ArchiveItem.next_attempt_at <= now,
+        ),
+    )
+
+
+def claim(item_id: int) -> bool:
+    """Take the item for journalling, atomically; False if another worker holds it."""
     now = utcnow()
     result = db.session.execute(
         update(ArchiveItem)
-        .where(
-            ArchiveItem.id == item_id,
-            or_(
-                ArchiveItem.state == ArchiveState.APPROVED,
-                (ArchiveItem.state == ArchiveState.JOURNALLING)
-                & (ArchiveItem.updated_at < now - LEASE),
-            ),
+        .where(ArchiveItem.id == item_id, claimable(now))
+        .values(
+            state=ArchiveState.JOURNALLING,
+            attempts=ArchiveItem.attempts + 1,
+            next_attempt_at=None,
+            updated_at=now,
         )
-        .values(state=ArchiveState.JOURNALLING, attempts=ArchiveItem.attempts + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -91,24 +113,34 @@ def journal_item(item_id: int) -> str:
     db.session.refresh(item)
     tenant = db.session.get(Tenant, item.tenant_id)
     assert tenant is not None
-    records = records_system_for(tenant)
+    try:
+        records = records_system_for(tenant)
+    except RecordsUnavailable as exc:  # e.g. a secret missing from the environment
+        return _postpone(item, exc)
+    except (LookupError, RecordsRejected) as exc:  # an unknown adapter: nothing will work
+        return _fail(item, exc)
     done = {r.part: r for r in item.receipts}
     case_number = item.case_number
     for part, (journalposttype, messages) in enumerate(parts(item)):
         if part in done:
             case_number = done[part].case_number
             continue
+        if part:
+            _renew_lease(item)
         try:
             # A worker killed after the records system answered left the entry there: find it.
             receipt = records.find_entry(entry_key(item, part))
+            request = None
             if receipt is None:
                 request = build_request(item, tenant, part, journalposttype, messages, case_number)
                 receipt = records.journal(request)
+        except RecordsPending as exc:
+            return _await_receipt(item, exc)
         except RecordsUnavailable as exc:
             return _postpone(item, exc)
         except RecordsRejected as exc:
             return _fail(item, exc)
-        _store_receipt(item, part, records.name, receipt)
+        _store_receipt(item, part, records.name, receipt, request)
         db.session.commit()  # each entry's receipt is kept as soon as it exists
         # An entry that opened a new case: the following entries go into that case.
         case_number = receipt.case_number
@@ -121,20 +153,61 @@ def journal_item(item_id: int) -> str:
         tenant_id=item.tenant_id,
         actor_label="worker",
         entries=[r.journalpostnummer for r in sorted(item.receipts, key=lambda r: r.part)],
+        system_ids=[r.system_id for r in sorted(item.receipts, key=lambda r: r.part)],
+        records_system=records.name,
         case_number=case_number,
     )
     db.session.commit()
     return "journalled"
 
 
+def _renew_lease(item: ArchiveItem) -> None:
+    """Still working on it: a long item (many entries, a slow records system) keeps its lease."""
+    db.session.execute(
+        update(ArchiveItem)
+        .where(ArchiveItem.id == item.id, ArchiveItem.state == ArchiveState.JOURNALLING)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def _postpone(item: ArchiveItem, exc: Exception) -> str:
+    """The records system is down or busy: back off; the sweeper re-queues the item when due.
+    Records staff see the error and the next attempt meanwhile."""
     db.session.rollback()
     item.move_to(ArchiveState.APPROVED)
     item.last_error = str(exc)[:2000]
     item.next_attempt_at = utcnow() + backoff(item.attempts)
+    audit.record(
+        "archive.postponed",
+        item,
+        tenant_id=item.tenant_id,
+        actor_label="worker",
+        error=item.last_error,
+        next_attempt_at=item.next_attempt_at.isoformat(),
+    )
     db.session.commit()
     log.warning("records system unavailable for item %s: %s", item.id, exc)
     return "retry"
+
+
+def _await_receipt(item: ArchiveItem, exc: RecordsPending) -> str:
+    """Handed over to an asynchronous records system: the item stays JOURNALLING, and the
+    sweeper lets a worker look for the receipt every ARCHIVE_RECEIPT_POLL_SECONDS."""
+    db.session.rollback()
+    item.last_error = None
+    item.next_attempt_at = utcnow() + receipt_poll()
+    if getattr(exc, "delivered_now", False):
+        audit.record(
+            "archive.delivered",
+            item,
+            tenant_id=item.tenant_id,
+            actor_label="worker",
+            detail=str(exc)[:500],
+        )
+    db.session.commit()
+    return "awaiting receipt"
 
 
 def _fail(item: ArchiveItem, exc: Exception) -> str:
@@ -190,7 +263,16 @@ def build_request(
     )
 
 
-def _store_receipt(item: ArchiveItem, part: int, adapter: str, receipt: Receipt) -> None:
+def _store_receipt(
+    item: ArchiveItem,
+    part: int,
+    adapter: str,
+    receipt: Receipt,
+    request: JournalRequest | None = None,
+) -> None:
+    # The hoveddokument's checksum and size, when this attempt sent it (an entry found again
+    # after a crash keeps what the records system holds; its receipt has no document data).
+    main = request.documents[0] if request and request.documents else None
     db.session.add(
         JournalReceipt(
             tenant_id=item.tenant_id,
@@ -201,6 +283,8 @@ def _store_receipt(item: ArchiveItem, part: int, adapter: str, receipt: Receipt)
             journalpostnummer=receipt.journalpostnummer,
             case_number=receipt.case_number,
             journal_date=receipt.journal_date,
+            document_sha256=main.sha256 if main else None,
+            document_size=len(main.data) if main else None,
             raw=receipt.raw,
         )
     )

@@ -68,6 +68,15 @@ main.add_command(migrate_cmd)
 main.add_command(seed_demo_cmd)
 
 
+def _export_records_cmd() -> click.Command:
+    from archiving.adapters.embedded_export import export_records_cmd
+
+    return export_records_cmd
+
+
+main.add_command(_export_records_cmd())
+
+
 @main.command("run", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -40,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "CELERY_QUEUE_PREFIX": "",
     "SWEEP_INTERVAL_SECONDS": 60,
     "POLL_INTERVAL_SECONDS": 120,
+    # A worker holds an archive item this long while journalling it; after that the item is
+    # assumed abandoned (worker killed) and another worker takes it over (finding any entry the
+    # dead worker made by its external key). Keep it well above the records-system timeouts.
+    "ARCHIVE_LEASE_SECONDS": 600,
+    # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
+    # receipt (kvittering) in the incoming folder.
+    "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
     "DEMO": False,
     # Facebook (docs/facebook.md): the Graph API version facebook-sdk is told to use, the API
     # host (a channel account's config "graph_url" overrides it), the HTTP timeout, and how far
@@ -69,6 +76,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "FACEBOOK_POLL_FIRST_DAYS": int,
     "FACEBOOK_POLL_POST_DAYS": int,
     "FACEBOOK_POLL_MAX_PAGES": int,
+    "ARCHIVE_LEASE_SECONDS": (int, float),
+    "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
 }
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from sqlalchemy import or_, select
 
-from archiving.journal import LEASE
+from archiving.journal import lease
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.db import enqueue
 from inbox.extensions import db
@@ -33,13 +33,20 @@ def sweep() -> dict[str, int]:
         select(ArchiveItem.id)
         .where(
             or_(
+                # A task lost on the way (broker down at commit time).
                 (ArchiveItem.state == ArchiveState.APPROVED)
-                & or_(ArchiveItem.next_attempt_at.is_(None), ArchiveItem.next_attempt_at <= now)
+                & ArchiveItem.next_attempt_at.is_(None)
                 & (ArchiveItem.updated_at < stale),
+                # Backing off from a records system that was down: due again.
+                (ArchiveItem.state == ArchiveState.APPROVED) & (ArchiveItem.next_attempt_at <= now),
+                # Waiting for an asynchronous receipt (Fiks Arkiv): time to look for it.
+                (ArchiveItem.state == ArchiveState.JOURNALLING)
+                & (ArchiveItem.next_attempt_at <= now),
                 # A worker died mid-journalling; once its lease runs out journal_item takes the
                 # item over and finds any entry the dead worker made, by its external key.
                 (ArchiveItem.state == ArchiveState.JOURNALLING)
-                & (ArchiveItem.updated_at < now - LEASE),
+                & ArchiveItem.next_attempt_at.is_(None)
+                & (ArchiveItem.updated_at < now - lease()),
             )
         )
         .limit(500)

@@ -9,6 +9,8 @@ from inbox.models import Tenant
 
 ADAPTERS: dict[str, str] = {
     "embedded": "archiving.adapters.embedded:EmbeddedRecords",
+    "noark5_rest": "archiving.adapters.noark5_rest:Noark5Rest",
+    "fiks_arkiv": "archiving.adapters.fiks_arkiv:FiksArkiv",
 }
 
 

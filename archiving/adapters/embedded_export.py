@@ -1,0 +1,489 @@
+"""Arkivuttrekk: a deposit package of the embedded records system, in Arkivverket's formats.
+
+    arkivuttrekk.xml    ADDML: what the package holds, with each XML file's SHA-256
+    arkivstruktur.xml   arkiv > arkivdel > klassifikasjonssystem > klasse > saksmappe >
+                        journalpost > korrespondansepart, dokumentbeskrivelse > dokumentobjekt
+    endringslogg.xml    the changes the deposit makes (the period and its cases are closed)
+    loependeJournal.xml the running journal, screened fields included
+    offentligJournal.xml the public journal: screened fields are replaced by *****
+    DOKUMENT/           every file, each referenced exactly once, with its checksum
+
+A deposit closes what it holds, so the arkivdel and every case in it carry the export time as
+their avsluttetDato (the schema requires it) and endringslogg.xml records those closings. The
+records tables themselves are not changed. Every systemID is a UUID: rows carry their own;
+the arkiv, arkivdel, klassifikasjonssystem and klasse get stable UUIDs derived from the tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from lxml import etree
+from sqlalchemy import select
+
+from archiving.adapters.embedded_models import RecordsCase, RecordsDocument, RecordsEntry
+from inbox.extensions import db
+from inbox.models import Tenant
+from inbox.models.base import utcnow
+
+N5 = "http://www.arkivverket.no/standarder/noark5/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+ADDML = "http://www.arkivverket.no/standarder/addml"
+SYSTEM = "Servicetorg"
+SCREENED = "*****"
+ID_NS = uuid.UUID("0b6c2f55-9d3a-5a57-8c1e-6d2e1f4a7c10")
+
+JOURNALPOSTTYPE = {
+    "I": "Inngående dokument",
+    "U": "Utgående dokument",
+    "N": "Organinternt dokument for oppfølging",
+    "X": "Organinternt dokument uten oppfølging",
+}
+JOURNALSTATUS = {"J": "Journalført", "E": "Ekspedert", "A": "Arkivert", "U": "Utgår"}
+PARTTYPE = {"EA": "Avsender", "EM": "Mottaker", "EK": "Kopimottaker"}
+TILKNYTTET = {"H": "Hoveddokument", "V": "Vedlegg"}
+TILGANG = {"U": "Unntatt offentlighet", "P": "Personalsaker", "X": "Unntatt etter offl. § 13"}
+# What is screened when records staff did not say: the conservative choice.
+DEFAULT_SCREENED = ("tittelRegistrering", "korrespondansepartNavn")
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+@dataclass
+class Summary:
+    cases: int
+    entries: int
+    files: int
+    out: Path
+
+
+def export_deposit(tenant: Tenant, out: Path) -> Summary:
+    """Write the tenant's whole embedded journal as an arkivuttrekk into `out` (must be new or
+    empty). Files are copied and checked against their recorded checksums."""
+    if out.exists() and any(out.iterdir()):
+        raise ExportError(f"{out} is not empty")
+    entries = db.session.scalars(
+        select(RecordsEntry)
+        .where(RecordsEntry.tenant_id == tenant.id)
+        .order_by(RecordsEntry.journalaar, RecordsEntry.journalsekvensnummer)
+    ).all()
+    if not entries:
+        raise ExportError(f"the records system of {tenant.slug} holds no journal entries")
+    cases = sorted({e.case_id: e.case for e in entries}.values(), key=lambda c: c.id)
+    now = utcnow()
+    ctx = _Context(tenant, now, entries, cases)
+    out.mkdir(parents=True, exist_ok=True)
+    files = _copy_documents(entries, out)
+    ctx.files = files
+    xml = {
+        "arkivstruktur.xml": arkivstruktur(ctx),
+        "endringslogg.xml": endringslogg(ctx),
+        "loependeJournal.xml": journal(ctx, public=False),
+        "offentligJournal.xml": journal(ctx, public=True),
+    }
+    for name, data in xml.items():
+        (out / name).write_bytes(data)
+    (out / "arkivuttrekk.xml").write_bytes(arkivuttrekk(ctx, xml))
+    return Summary(cases=len(cases), entries=len(entries), files=len(files), out=out)
+
+
+class _Context:
+    def __init__(self, tenant: Tenant, now: datetime, entries: list, cases: list) -> None:
+        self.tenant, self.now, self.entries, self.cases = tenant, now, entries, cases
+        self.files: dict[str, str] = {}  # object systemID -> path in the package
+        self.start = min(e.journaldato for e in entries)
+        self.creator_id = str((tenant.records_config or {}).get("arkivskaperID") or tenant.slug)
+
+    def sid(self, role: str) -> str:
+        return str(uuid.uuid5(ID_NS, f"{self.tenant.slug}/{role}"))
+
+
+def _copy_documents(entries: list[RecordsEntry], out: Path) -> dict[str, str]:
+    base = Path(current_app.config["RECORDS_DIR"])
+    (out / "DOKUMENT").mkdir()
+    files = {}
+    for entry in entries:
+        for doc in entry.documents:
+            name = f"DOKUMENT/{doc.object_system_id}{Path(doc.path).suffix.lower()}"
+            data = (base / doc.path).read_bytes()
+            if hashlib.sha256(data).hexdigest() != doc.sha256 or len(data) != doc.size:
+                raise ExportError(f"{doc.path} no longer matches its recorded checksum")
+            with open(out / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            files[doc.object_system_id] = name
+    return files
+
+
+def _el(parent: etree._Element, name: str, text: Any = None) -> etree._Element:
+    el = etree.SubElement(parent, f"{{{parent.nsmap[None]}}}{name}")
+    if text is not None:
+        el.text = text if isinstance(text, str) else str(text)
+    return el
+
+
+def _root(schema: str, name: str) -> etree._Element:
+    ns = N5 + schema
+    root = etree.Element(
+        f"{{{ns}}}{name}",
+        nsmap={None: ns, "n5mdk": N5 + "metadatakatalog", "xsi": XSI},
+    )
+    root.set(f"{{{XSI}}}schemaLocation", f"{ns} {schema}.xsd")
+    return root
+
+
+def _dt(value: datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
+
+
+def _date(value: datetime) -> str:
+    return value.date().isoformat()
+
+
+def _bytes(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _screened(entry: RecordsEntry) -> set[str]:
+    s = entry.screening or {}
+    if not s.get("tilgangsrestriksjon"):
+        return set()
+    fields = {f.strip() for f in str(s.get("skjermingMetadata") or "").split(",") if f.strip()}
+    return fields or set(DEFAULT_SCREENED)
+
+
+# -- arkivstruktur.xml --------------------------------------------------------------------------
+
+
+def _created_closed(el: etree._Element, created: datetime, ctx: _Context) -> None:
+    _el(el, "opprettetDato", _dt(created))
+    _el(el, "opprettetAv", SYSTEM)
+    _el(el, "avsluttetDato", _dt(ctx.now))
+    _el(el, "avsluttetAv", SYSTEM)
+
+
+def arkivstruktur(ctx: _Context) -> bytes:
+    root = _root("arkivstruktur", "arkiv")
+    _el(root, "systemID", ctx.sid("arkiv"))
+    _el(root, "tittel", f"{ctx.tenant.name} – henvendelser")
+    _el(root, "arkivstatus", "Avsluttet")
+    _created_closed(root, ctx.start, ctx)
+    creator = _el(root, "arkivskaper")
+    _el(creator, "arkivskaperID", ctx.creator_id)
+    _el(creator, "arkivskaperNavn", ctx.tenant.name)
+    arkivdel = _el(root, "arkivdel")
+    _el(arkivdel, "systemID", ctx.sid("arkivdel"))
+    _el(arkivdel, "tittel", "Henvendelser fra innbyggere")
+    _el(arkivdel, "arkivdelstatus", "Avsluttet periode")
+    _created_closed(arkivdel, ctx.start, ctx)
+    _el(arkivdel, "arkivperiodeStartDato", _date(ctx.start))
+    _el(arkivdel, "arkivperiodeSluttDato", _date(ctx.now))
+    system = _el(arkivdel, "klassifikasjonssystem")
+    _el(system, "systemID", ctx.sid("klassifikasjonssystem"))
+    _el(system, "klassifikasjonstype", "Egendefinert")
+    _el(system, "tittel", "Servicetorg")
+    _el(system, "opprettetDato", _dt(ctx.start))
+    _el(system, "opprettetAv", SYSTEM)
+    klasse = _el(system, "klasse")
+    _el(klasse, "systemID", ctx.sid("klasse"))
+    _el(klasse, "klasseID", "henvendelser")
+    _el(klasse, "tittel", "Henvendelser fra innbyggere")
+    _el(klasse, "opprettetDato", _dt(ctx.start))
+    _el(klasse, "opprettetAv", SYSTEM)
+    for case in ctx.cases:
+        _saksmappe(klasse, case, [e for e in ctx.entries if e.case_id == case.id], ctx)
+    return _bytes(root)
+
+
+def _saksmappe(parent: etree._Element, case: RecordsCase, entries: list, ctx: _Context) -> None:
+    mappe = _el(parent, "mappe")
+    mappe.set(f"{{{XSI}}}type", "saksmappe")
+    # The base type's elements (mappe, with its registreringer) first, then saksmappe's own.
+    _el(mappe, "systemID", case.system_id)
+    _el(mappe, "mappeID", case.case_number)
+    _el(mappe, "tittel", case.title)
+    _created_closed(mappe, case.created_at, ctx)
+    for entry in entries:
+        _journalpost(mappe, entry, ctx)
+    _el(mappe, "saksaar", case.saksaar)
+    _el(mappe, "sakssekvensnummer", case.sakssekvensnummer)
+    _el(mappe, "saksdato", _date(case.created_at))
+    _el(mappe, "administrativEnhet", ctx.tenant.name)
+    _el(mappe, "saksansvarlig", SYSTEM)
+    _el(mappe, "saksstatus", "Avsluttet")
+
+
+def _skjerming(parent: etree._Element, entry: RecordsEntry) -> None:
+    s = entry.screening or {}
+    code = str(s["tilgangsrestriksjon"])
+    skjerming = _el(parent, "skjerming")
+    _el(skjerming, "tilgangsrestriksjon", code)
+    _el(skjerming, "skjermingshjemmel", s.get("skjermingshjemmel") or TILGANG.get(code, code))
+    for field in sorted(_screened(entry)):
+        _el(skjerming, "skjermingMetadata", field)
+
+
+def _journalpost(parent: etree._Element, entry: RecordsEntry, ctx: _Context) -> None:
+    jp = _el(parent, "registrering")
+    jp.set(f"{{{XSI}}}type", "journalpost")
+    _el(jp, "systemID", entry.system_id)
+    _el(jp, "opprettetDato", _dt(entry.created_at))
+    _el(jp, "opprettetAv", SYSTEM)
+    _el(jp, "arkivertDato", _dt(entry.journaldato))
+    _el(jp, "arkivertAv", SYSTEM)
+    if _screened(entry):
+        _skjerming(jp, entry)
+    for number, doc in enumerate(entry.documents, start=1):
+        _dokumentbeskrivelse(jp, number, doc, entry, ctx)
+    _el(jp, "registreringsID", f"{entry.case.case_number}-{entry.journalpostnummer}")
+    _el(jp, "tittel", entry.title)
+    if "tittelRegistrering" in _screened(entry):
+        _el(jp, "offentligTittel", SCREENED)
+    for c in entry.correspondents:
+        part = _el(jp, "korrespondansepart")
+        _el(part, "korrespondanseparttype", PARTTYPE.get(c.get("role"), "Avsender"))
+        _el(part, "korrespondansepartNavn", c.get("name") or "Anonym innbygger")
+        address = c.get("address")
+        if address:
+            _el(part, "epostadresse" if "@" in address else "telefonnummer", address)
+    # journalpost's own elements come after all of registrering's.
+    _el(jp, "journalaar", entry.journalaar)
+    _el(jp, "journalsekvensnummer", entry.journalsekvensnummer)
+    _el(jp, "journalpostnummer", entry.journalpostnummer)
+    _el(jp, "journalposttype", JOURNALPOSTTYPE[entry.journalposttype])
+    _el(jp, "journalstatus", JOURNALSTATUS.get(entry.journalstatus, "Journalført"))
+    _el(jp, "journaldato", _date(entry.journaldato))
+    _el(jp, "antallVedlegg", sum(1 for d in entry.documents if d.tilknyttet == "V"))
+
+
+def _dokumentbeskrivelse(
+    parent: etree._Element, number: int, doc: RecordsDocument, entry: RecordsEntry, ctx: _Context
+) -> None:
+    db_el = _el(parent, "dokumentbeskrivelse")
+    _el(db_el, "systemID", doc.system_id)
+    _el(db_el, "dokumenttype", "Brev")
+    _el(db_el, "dokumentstatus", "Dokumentet er ferdigstilt")
+    _el(db_el, "tittel", doc.title)
+    _el(db_el, "opprettetDato", _dt(doc.created_at))
+    _el(db_el, "opprettetAv", SYSTEM)
+    _el(db_el, "tilknyttetRegistreringSom", TILKNYTTET.get(doc.tilknyttet, "Hoveddokument"))
+    _el(db_el, "dokumentnummer", number)
+    _el(db_el, "tilknyttetDato", _dt(entry.journaldato))
+    _el(db_el, "tilknyttetAv", SYSTEM)
+    obj = _el(db_el, "dokumentobjekt")
+    _el(obj, "systemID", doc.object_system_id)
+    _el(obj, "versjonsnummer", 1)
+    _el(obj, "variantformat", "Arkivformat")
+    _el(obj, "format", doc.puid)
+    _el(obj, "opprettetDato", _dt(doc.created_at))
+    _el(obj, "opprettetAv", SYSTEM)
+    _el(obj, "referanseDokumentfil", ctx.files[doc.object_system_id])
+    _el(obj, "sjekksum", doc.sha256)
+    _el(obj, "sjekksumAlgoritme", "SHA256")
+    _el(obj, "filstoerrelse", doc.size)
+
+
+# -- endringslogg.xml ---------------------------------------------------------------------------
+
+
+def endringslogg(ctx: _Context) -> bytes:
+    root = _root("endringslogg", "endringslogg")
+    changes = [(ctx.sid("arkivdel"), "M051 arkivdelstatus", "Aktiv periode", "Avsluttet periode")]
+    changes += [
+        (c.system_id, "M052 saksstatus", "Under behandling", "Avsluttet") for c in ctx.cases
+    ]
+    for ref, field, before, after in changes:
+        change = _el(root, "endring")
+        _el(change, "referanseArkivenhet", ref)
+        _el(change, "referanseMetadata", field)
+        _el(change, "endretDato", _dt(ctx.now))
+        _el(change, "endretAv", SYSTEM)
+        _el(change, "tidligereVerdi", before)
+        _el(change, "nyVerdi", after)
+    return _bytes(root)
+
+
+# -- loependeJournal.xml / offentligJournal.xml -------------------------------------------------
+
+
+def journal(ctx: _Context, public: bool) -> bytes:
+    name = "offentligJournal" if public else "loependeJournal"
+    root = _root(name, name)
+    head = _el(root, "journalhode")
+    _el(head, "journalStartDato", _date(ctx.start))
+    _el(head, "journalSluttDato", _date(ctx.now))
+    _el(head, "antallJournalposter", len(ctx.entries))
+    creator = _el(head, "arkivskaper")
+    _el(creator, "arkivskaperID", ctx.creator_id)
+    _el(creator, "arkivskaperNavn", ctx.tenant.name)
+    for entry in ctx.entries:
+        screened = _screened(entry)
+        reg = _el(root, "journalregistrering")
+        klasse = _el(reg, "klasse")
+        _el(klasse, "klasseID", "henvendelser")
+        _el(klasse, "tittel", "Henvendelser fra innbyggere")
+        case = _el(reg, "saksmappe")
+        _el(case, "mappeID", entry.case.case_number)
+        _el(case, "saksaar", entry.case.saksaar)
+        _el(case, "sakssekvensnummer", entry.case.sakssekvensnummer)
+        if public:
+            _el(case, "offentligTittel", entry.case.title)
+        else:
+            _el(case, "tittel", entry.case.title)
+        jp = _el(reg, "journalpost")
+        _el(jp, "systemID", entry.system_id)
+        _el(jp, "journalaar", entry.journalaar)
+        _el(jp, "journalsekvensnummer", entry.journalsekvensnummer)
+        _el(jp, "journalpostnummer", entry.journalpostnummer)
+        if public:
+            _el(
+                jp, "offentligTittel", SCREENED if "tittelRegistrering" in screened else entry.title
+            )
+        else:
+            _el(jp, "tittel", entry.title)
+            if "tittelRegistrering" in screened:
+                _el(jp, "offentligTittel", SCREENED)
+        if screened:
+            _el(jp, "skjermingMetadata", ",".join(sorted(screened)))
+        _el(jp, "journaldato", _date(entry.journaldato))
+        if screened:
+            s = entry.screening
+            _el(jp, "tilgangsrestriksjon", s["tilgangsrestriksjon"])
+            _el(jp, "skjermingshjemmel", s.get("skjermingshjemmel") or s["tilgangsrestriksjon"])
+        for c in entry.correspondents:
+            part = _el(jp, "korrespondansepart")
+            _el(part, "korrespondanseparttype", PARTTYPE.get(c.get("role"), "Avsender"))
+            name = c.get("name") or "Anonym innbygger"
+            hidden = "korrespondansepartNavn" in screened
+            _el(part, "korrespondansepartNavn", SCREENED if public and hidden else name)
+            if hidden and not public:
+                _el(part, "skjermingMetadata", "korrespondansepartNavn")
+    return _bytes(root)
+
+
+# -- arkivuttrekk.xml (ADDML) -------------------------------------------------------------------
+
+
+def _addml(parent: etree._Element, name: str, text: Any = None) -> etree._Element:
+    el = etree.SubElement(parent, f"{{{ADDML}}}{name}")
+    if text is not None:
+        el.text = str(text)
+    return el
+
+
+def _props(parent: etree._Element, values: dict[str, Any]) -> etree._Element:
+    props = _addml(parent, "properties")
+    for key, value in values.items():
+        prop = _addml(props, "property")
+        prop.set("name", key)
+        if isinstance(value, dict):
+            _props(prop, value)
+        else:
+            _addml(prop, "value", value)
+    return props
+
+
+def _additional(parent: etree._Element, items: dict[str, Any]) -> None:
+    elements = _addml(parent, "additionalElements")
+    for key, value in items.items():
+        el = _addml(elements, "additionalElement")
+        el.set("name", key)
+        if isinstance(value, dict):
+            _props(el, value)
+        else:
+            _addml(el, "value", value)
+
+
+def arkivuttrekk(ctx: _Context, xml: dict[str, bytes]) -> bytes:
+    root = etree.Element(f"{{{ADDML}}}addml", nsmap={None: ADDML})
+    root.set("name", "Noark 5 arkivuttrekk")
+    dataset = _addml(root, "dataset")
+    dataset.set("name", f"{ctx.tenant.slug}-{ctx.now:%Y%m%d%H%M%S}")
+    _addml(dataset, "description", f"Arkivuttrekk fra {SYSTEM} for {ctx.tenant.name}")
+    ref = _addml(dataset, "reference")
+    context = _addml(ref, "context")
+    _additional(
+        context,
+        {
+            "recordCreators": {"recordCreator": {"name": ctx.tenant.name, "id": ctx.creator_id}},
+            "systemType": "Noark5",
+            "systemName": SYSTEM,
+        },
+    )
+    content = _addml(ref, "content")
+    _additional(
+        content,
+        {
+            "archivalPeriod": {"startDate": _date(ctx.start), "endDate": _date(ctx.now)},
+            "extractionDate": _dt(ctx.now),
+        },
+    )
+    objects = _addml(_addml(dataset, "dataObjects"), "dataObject")
+    objects.set("name", "Noark 5 arkivuttrekk")
+    counts = {
+        "arkivstruktur.xml": {
+            "mappe": len(ctx.cases),
+            "registrering": len(ctx.entries),
+            "dokumentfiler": len(ctx.files),
+        },
+        "endringslogg.xml": {"endring": 1 + len(ctx.cases)},
+        "loependeJournal.xml": {"journalregistrering": len(ctx.entries)},
+        "offentligJournal.xml": {"journalregistrering": len(ctx.entries)},
+    }
+    inner = _addml(objects, "dataObjects")
+    for name, data in xml.items():
+        obj = _addml(inner, "dataObject")
+        obj.set("name", name.removesuffix(".xml"))
+        _props(
+            obj,
+            {
+                "file": {
+                    "name": name,
+                    "format": "XML",
+                    "schema": name.replace(".xml", ".xsd"),
+                    "size": len(data),
+                    "checksum": {
+                        "algorithm": "SHA256",
+                        "value": hashlib.sha256(data).hexdigest(),
+                    },
+                },
+                "info": {"numberOfOccurrences": counts[name]},
+            },
+        )
+    return _bytes(root)
+
+
+@click.command("export-records")
+@click.option("--tenant", "slug", required=True, help="The municipality's slug.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new (or empty) folder for the package.",
+)
+@with_appcontext
+def export_records_cmd(slug: str, out: Path) -> None:
+    """Export the embedded records system of a municipality as an arkivuttrekk."""
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise click.ClickException(f"no municipality with slug {slug!r}")
+    try:
+        summary = export_deposit(tenant, out)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"arkivuttrekk written to {summary.out}: {summary.cases} cases, "
+        f"{summary.entries} journal entries, {summary.files} files"
+    )
