@@ -11,6 +11,7 @@ from inbox.extensions import db
 
 
 def register(app: Flask) -> None:
+    from archiving.triage_views import bp as triage_bp
     from archiving.views import bp as records_bp
     from channels.webchat.views import bp as webchat_bp
     from inbox.cli import register_commands
@@ -19,7 +20,7 @@ def register(app: Flask) -> None:
     from inbox.views.demo import bp as demo_bp
     from inbox.views.queue import bp as queue_bp
 
-    for bp in (auth_bp, queue_bp, conversation_bp, records_bp, webchat_bp, demo_bp):
+    for bp in (auth_bp, queue_bp, conversation_bp, records_bp, triage_bp, webchat_bp, demo_bp):
         app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"get_locale": get_locale})
