@@ -16,7 +16,8 @@ CASE_NUMBER = re.compile(r"(?<![\d/])(?:19|20)\d{2}/\d{1,7}(?![\d/])")
 CASE_WORD = re.compile(r"\bsaks?(?:nr\.?|nummer|nummeret)(?=\W|$)", re.IGNORECASE)
 # Word stems, bokmål and nynorsk. \w with re.UNICODE matches æøå.
 KEYWORDS: dict[str, re.Pattern[str]] = {
-    "application": re.compile(r"\b(?:søknad\w*|søkna\w*|søke\w*|søkj\w*|søker)\b", re.I),
+    # søke/søkje (apply) and its forms, but not søk/søkefelt (search).
+    "application": re.compile(r"\b(?:søknad\w*|søke|søker|søkes|søkte|søkje|søkjer)\b", re.I),
     "complaint": re.compile(r"\b(?:klage\w*|klaga\w*|klager)\b", re.I),
     "decision": re.compile(r"\b(?:vedtak\w*|vedtek\w*)\b", re.I),
 }

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from archiving import triage
 from archiving.models import ArchiveItem
@@ -74,3 +79,17 @@ def flagged(conv: Conversation, user: User, **kw: object) -> ArchiveItem:
     item = triage.flag_conversation(conv, user, details=details)
     db.session.commit()
     return item
+
+
+def pdf_text(data: bytes, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """The text of a PDF, whitespace collapsed (poppler's pdftotext)."""
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("SERVICETORG_REQUIRE_BROWSER"):
+            pytest.fail("pdftotext (poppler-utils) is required in CI")
+        pytest.skip("pdftotext not installed (apt-get install poppler-utils)")
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
+    )
+    return " ".join(out.stdout.decode("utf-8").split())

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import shutil
-import subprocess
 from datetime import timedelta
 
 import pikepdf
@@ -17,26 +14,13 @@ from archiving import render
 from archiving.journal import parts
 from inbox.extensions import db
 from inbox.models import Attachment, ChannelKind, MessageRevision, Role
-from tests.archiving_support import START, flagged, thread
+from tests.archiving_support import START, flagged, pdf_text, thread
 
 BODIES = [
     "Hei, jeg vil klage på vedtaket i byggesak 2026/1234.",
     "Takk, vi ser på klagen din.",
     "Her er bilde av garasjen æøå ÆØÅ.",
 ]
-
-
-def pdf_text(data: bytes, tmp_path) -> str:  # type: ignore[no-untyped-def]
-    if shutil.which("pdftotext") is None:
-        if os.environ.get("SERVICETORG_REQUIRE_BROWSER"):
-            pytest.fail("pdftotext (poppler-utils) is required in CI")
-        pytest.skip("pdftotext not installed (apt-get install poppler-utils)")
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(data)
-    out = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
-    )
-    return " ".join(out.stdout.decode("utf-8").split())
 
 
 def png(color: str = "red") -> bytes:
