@@ -110,10 +110,14 @@ def item(item_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def document(item_id: int, part: int, index: int):  # type: ignore[no-untyped-def]
     archive_item, _user = _item(item_id)
-    parts = _parts(archive_item)
-    if part >= len(parts) or index >= len(parts[part][2]):
+    runs = journal.parts(archive_item)
+    if part >= len(runs):
         abort(404)
-    doc = parts[part][2][index]
+    tenant = db.session.get(Tenant, archive_item.tenant_id)
+    documents = render.render_documents(archive_item, tenant, runs[part][1])
+    if index >= len(documents):
+        abort(404)
+    doc = documents[index]
     disposition = "attachment" if request.args.get("download") else "inline"
     return Response(
         doc.data,
