@@ -27,6 +27,7 @@ from inbox import ROOT
 from inbox.extensions import db
 from inbox.models import Attachment, Conversation, Message, Tenant, User
 
+PDF_TEMPLATES = ROOT / "templates" / "archiving" / "pdf"
 PDFA_2U = "fmt/478"
 # Accepted as they are (archive-file-formats.json): JPEG/JFIF 1.00-1.02 and PNG.
 JFIF_PUID = {b"\x01\x00": "fmt/42", b"\x01\x01": "fmt/43", b"\x01\x02": "fmt/44"}
@@ -87,6 +88,7 @@ LABELS = {
 
 _env: Environment | None = None
 _fonts = None
+_css = None
 
 
 def _template_env() -> Environment:
@@ -94,7 +96,7 @@ def _template_env() -> Environment:
     global _env
     if _env is None:
         _env = Environment(
-            loader=FileSystemLoader(str(ROOT / "templates" / "archiving" / "pdf")),
+            loader=FileSystemLoader(str(PDF_TEMPLATES)),
             autoescape=select_autoescape(default=True),
         )
     return _env
@@ -150,14 +152,15 @@ def render_documents(item: ArchiveItem, tenant: Tenant, messages: list[Message])
 
 
 def _write_pdf(html: str) -> bytes:
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    global _fonts
-    if _fonts is None:  # font lookup is the slow part of a small document; share it
+    global _fonts, _css
+    if _css is None:  # fonts and the stylesheet are the same for every document: load once
         _fonts = FontConfiguration()
+        _css = CSS(filename=str(PDF_TEMPLATES / "thread.css"), font_config=_fonts)
     return HTML(string=html, base_url=str(ROOT)).write_pdf(
-        pdf_variant="pdf/a-2u", font_config=_fonts, uncompressed_pdf=False
+        pdf_variant="pdf/a-2u", font_config=_fonts, stylesheets=[_css]
     )
 
 
