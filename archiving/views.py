@@ -201,6 +201,7 @@ def retry(item_id: int):  # type: ignore[no-untyped-def]
 def approve_many():  # type: ignore[no-untyped-def]
     """Approve the chosen items; each is checked against the officer's role in its tenant."""
     user = current()
+    _tenant_ids()  # 403 for someone who reviews nowhere
     try:
         ids = {int(v) for v in request.form.getlist("item_ids")}
     except ValueError:

@@ -49,7 +49,7 @@ def test_flag_chosen_messages_preview_approve_and_see_receipt(app, factory, task
         staff.get_by_text("Dette kan være arkivverdig.").wait_for()
         assert axe_violations(staff) == []
         # The thank-you is not part of the case: leave it out.
-        staff.get_by_role("checkbox", name="Takk for svaret!").uncheck()
+        staff.get_by_role("checkbox", name=re.compile(r"^Melding 3 av 3")).uncheck()
         staff.get_by_label("…eller tittel på ny sak").fill("Utsatt frist")
         staff.get_by_label("Tittel på journalposten").fill("Søknad om utsatt frist via SMS")
         staff.get_by_role("button", name="Flagg for arkivet").click()

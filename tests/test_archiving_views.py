@@ -210,6 +210,7 @@ def test_roles_and_tenants_are_enforced_on_every_route(client, login, world, fac
     login(cw)  # a caseworker is no records officer
     assert [status(m, p) for m, p in ROUTES] == [403] * len(ROUTES)
     assert status("get", "/records/") == 403 and status("get", "/records/journalled") == 403
+    assert client.post("/records/approve", data={"item_ids": [str(item.id)]}).status_code == 403
     client.post("/logout")
     login(world["stranger"])  # a records officer of another municipality sees nothing
     assert [status(m, p) for m, p in ROUTES + CASEWORKER_ROUTES] == [404] * (
