@@ -25,9 +25,7 @@ def world(app, factory):  # type: ignore[no-untyped-def]
     conv = thread(
         account, caseworker, ["Jeg vil klage på vedtaket i sak 2026/1234.", "Mottatt.", "Takk"]
     )
-    other = factory.tenant()
-    stranger = factory.user(other, Role.RECORDS_OFFICER)
-    return {"tenant": tenant, "conv": conv, "cw": caseworker, "ro": officer, "stranger": stranger}
+    return {"tenant": tenant, "conv": conv, "cw": caseworker, "ro": officer}
 
 
 def test_panel_shows_suggestion_and_flags_chosen_messages(client, login, world):
@@ -212,7 +210,8 @@ def test_roles_and_tenants_are_enforced_on_every_route(client, login, world, fac
     assert status("get", "/records/") == 403 and status("get", "/records/journalled") == 403
     assert client.post("/records/approve", data={"item_ids": [str(item.id)]}).status_code == 403
     client.post("/logout")
-    login(world["stranger"])  # a records officer of another municipality sees nothing
+    stranger = factory.user(factory.tenant(), Role.RECORDS_OFFICER)
+    login(stranger)  # a records officer of another municipality sees nothing
     assert [status(m, p) for m, p in ROUTES + CASEWORKER_ROUTES] == [404] * (
         len(ROUTES) + len(CASEWORKER_ROUTES)
     )
