@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pikepdf
 import pytest
 from sqlalchemy import select
 
 from archiving import triage
+from archiving.adapters.embedded_models import RecordsEntry
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import AuditEntry, ChannelKind, Role
@@ -100,7 +102,7 @@ def test_caseworker_withdraws_and_reflags_after_return(client, login, world):
     assert item.state is ArchiveState.WITHDRAWN
 
 
-def test_officer_previews_edits_and_approves(client, login, world, tasks):
+def test_officer_previews_edits_and_approves(app, client, login, world, tasks):
     conv, cw, ro = world["conv"], world["cw"], world["ro"]
     item = flagged(conv, cw)
     login(ro)
@@ -126,8 +128,13 @@ def test_officer_previews_edits_and_approves(client, login, world, tasks):
     assert resp.status_code == 303
     db.session.refresh(item)
     assert item.title == "Klage på vedtak"
+    previewed = client.get(f"/records/items/{item.id}/documents/1/0").data  # after the edit
     assert client.post(f"/records/items/{item.id}/approve").status_code == 303
     assert tasks.run_all() == ["journalled"]
+    # What the officer previewed is, byte for byte, what was journalled.
+    entry = db.session.scalars(select(RecordsEntry).order_by(RecordsEntry.id)).all()[1]
+    stored = (Path(app.config["RECORDS_DIR"]) / entry.documents[0].path).read_bytes()
+    assert stored == previewed
     page = client.get("/records/journalled").get_data(as_text=True)
     db.session.refresh(item)
     for r in item.receipts:
@@ -234,3 +241,17 @@ def test_bulk_approve_needs_the_csrf_token(base_config, world):
     with csrf_app.test_client() as c:
         c.post("/login", data={"email": world["ro"].email, "password": "correct horse battery"})
         assert c.post("/records/approve", data={"item_ids": ["1"]}).status_code == 400
+
+
+def test_anonymous_hearing_comment_gets_a_hint(client, login, factory):
+    tenant = factory.tenant()
+    account = factory.channel(tenant, ChannelKind.WEB_COMMENTS, is_hearing=True)
+    caseworker = factory.user(tenant, Role.CASEWORKER)
+    conv = factory.conversation(account, body="Jeg er imot reguleringsplanen.")
+    conv.meta = {"archive_suggestion": {"reason": "hearing"}}
+    db.session.commit()
+    login(caseworker)
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert "En kommentar til en høring" in page
+    assert "Kommentaren er anonym." in page
+    assert 'name="anonymous" value="1" checked' in page  # no name: anonymous, explicitly
