@@ -1,8 +1,14 @@
-"""Caseworkers flag what is part of a case; records staff review it."""
+"""Caseworkers flag what is part of a case; records staff review it.
+
+Every function validates, changes state through ArchiveItem.move_to, writes the audit log and
+flushes; the caller (a view) commits. Tasks are queued to be sent after that commit.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,6 +20,19 @@ from inbox.models import Conversation, Direction, Message, User
 from inbox.services import audit
 
 CASE_NUMBER_RE = re.compile(r"^(19|20)\d{2}/\d{1,7}$")
+# Tilgangsrestriksjon codes are short and defined by each organisation (e.g. UO, 13, P).
+SCREENING_CODE_RE = re.compile(r"^[A-ZÆØÅ0-9]{1,4}$")
+JOURNALPOST_TYPES = ("I", "U", "N", "X")
+# States in which a message belongs to a live item and cannot be flagged again.
+ACTIVE = (
+    ArchiveState.FLAGGED,
+    ArchiveState.RETURNED,
+    ArchiveState.APPROVED,
+    ArchiveState.JOURNALLING,
+    ArchiveState.JOURNALLED,
+    ArchiveState.FAILED,
+)
+MAX = {"title": 300, "name": 200, "address": 300, "basis": 200, "fields": 200, "note": 4000}
 
 
 class TriageError(ValueError):
@@ -21,9 +40,22 @@ class TriageError(ValueError):
         "case": lambda: _(
             "Give an existing case number (for example 2026/1234) or a title for a new case."
         ),
+        "case_both": lambda: _("Give either an existing case number or a new case, not both."),
         "case_format": lambda: _("A case number is written year/number, for example 2026/1234."),
         "title": lambda: _("The journal entry needs a title."),
+        "too_long": lambda: _("A field is too long."),
         "nothing": lambda: _("There is nothing in this conversation to archive."),
+        "messages": lambda: _("Choose messages from this conversation."),
+        "already": lambda: _("A chosen message is already flagged for the archive."),
+        "type": lambda: _("The journal entry type must be I, U, N or X."),
+        "correspondent": lambda: _(
+            "Give the citizen's name, or mark the correspondent as anonymous."
+        ),
+        "screening_code": lambda: _("The access restriction code is 1–4 letters or digits."),
+        "screening_basis": lambda: _(
+            "Screening needs both an access restriction code and a legal basis."
+        ),
+        "comment": lambda: _("Write a comment to the caseworker."),
         "state": lambda: _("This item cannot be changed any more."),
     }
 
@@ -31,56 +63,268 @@ class TriageError(ValueError):
         return self.MESSAGES.get(str(self), lambda: str(self))()
 
 
+@dataclass
+class FlagDetails:
+    """What a caseworker (or records officer) says about the item; validated by clean()."""
+
+    case_number: str = ""
+    new_case_title: str = ""
+    title: str = ""
+    correspondent_name: str = ""
+    correspondent_address: str = ""
+    anonymous: bool = False
+    screening_code: str = ""
+    screening_basis: str = ""
+    screening_fields: str = ""
+    note: str = ""
+    # message id -> journalposttype; None = derived from the direction of each message.
+    types: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> FlagDetails:
+        types = {}
+        for key, value in form.items():
+            if key.startswith("type_") and key[5:].isdigit():
+                types[int(key[5:])] = value.strip().upper()
+        new_case = form.get("case_choice") == "new"
+        existing = form.get("case_choice") == "existing"
+        return cls(
+            case_number="" if new_case else form.get("case_number", ""),
+            new_case_title="" if existing else form.get("new_case_title", ""),
+            title=form.get("title", ""),
+            correspondent_name=form.get("correspondent_name", ""),
+            correspondent_address=form.get("correspondent_address", ""),
+            anonymous=form.get("anonymous") in ("1", "on", "true"),
+            screening_code=form.get("screening_code", ""),
+            screening_basis=form.get("screening_basis", ""),
+            screening_fields=form.get("screening_fields", ""),
+            note=form.get("note", ""),
+            types=types,
+        )
+
+    def clean(self) -> FlagDetails:
+        d = FlagDetails(
+            **{k: v.strip() if isinstance(v, str) else v for k, v in self.__dict__.items()}
+        )
+        d.screening_code = d.screening_code.upper()
+        if not d.case_number and not d.new_case_title:
+            raise TriageError("case")
+        if d.case_number and d.new_case_title:
+            raise TriageError("case_both")
+        if d.case_number and not CASE_NUMBER_RE.match(d.case_number):
+            raise TriageError("case_format")
+        if not d.title:
+            raise TriageError("title")
+        limits = {
+            "title": (d.title, d.new_case_title),
+            "name": (d.correspondent_name,),
+            "address": (d.correspondent_address,),
+            "basis": (d.screening_basis,),
+            "fields": (d.screening_fields,),
+            "note": (d.note,),
+        }
+        if any(len(v) > MAX[k] for k, vs in limits.items() for v in vs):
+            raise TriageError("too_long")
+        if d.anonymous:
+            d.correspondent_name = ""
+        elif not d.correspondent_name:
+            raise TriageError("correspondent")
+        if d.screening_code and not SCREENING_CODE_RE.match(d.screening_code):
+            raise TriageError("screening_code")
+        if bool(d.screening_code) != bool(d.screening_basis) or (
+            d.screening_fields and not d.screening_code
+        ):
+            raise TriageError("screening_basis")
+        if any(t not in JOURNALPOST_TYPES for t in d.types.values()):
+            raise TriageError("type")
+        return d
+
+
 def journalposttype_for(message: Message) -> str:
     """A citizen's message is inngående (I); the municipality's reply is utgående (U)."""
     return "I" if message.direction is Direction.INBOUND else "U"
+
+
+def default_details(conv: Conversation) -> FlagDetails:
+    """The form's starting values: the citizen as correspondent, anonymous when unnamed."""
+    contact = conv.contact
+    address = contact.email or contact.phone or ""
+    if not address:
+        address = next(
+            (i.value for i in contact.identities if i.kind.value in ("phone", "email")), ""
+        )
+    return FlagDetails(
+        correspondent_name=contact.name or "",
+        correspondent_address=address,
+        anonymous=contact.name is None,
+        title=conv.subject or "",
+    )
+
+
+def archivable_messages(conv: Conversation) -> list[Message]:
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conv.id, Message.is_note.is_(False))
+            .order_by(Message.sent_at, Message.id)
+        ).all()
+    )
+
+
+def flagged_message_ids(conv: Conversation, exclude_item: int | None = None) -> set[int]:
+    """Messages of the conversation that already belong to a live archive item."""
+    query = (
+        select(ArchiveItemMessage.message_id)
+        .join(ArchiveItem)
+        .where(ArchiveItem.conversation_id == conv.id, ArchiveItem.state.in_(ACTIVE))
+    )
+    if exclude_item is not None:
+        query = query.where(ArchiveItem.id != exclude_item)
+    return set(db.session.scalars(query).all())
 
 
 def flag_conversation(
     conv: Conversation,
     user: User,
     *,
-    case_number: str,
-    new_case_title: str,
-    title: str,
+    case_number: str = "",
+    new_case_title: str = "",
+    title: str = "",
+    message_ids: Iterable[int] | None = None,
+    details: FlagDetails | None = None,
 ) -> ArchiveItem:
-    case_number, new_case_title, title = (
-        case_number.strip(),
-        new_case_title.strip(),
-        title.strip(),
-    )
-    if not case_number and not new_case_title:
-        raise TriageError("case")
-    if case_number and not CASE_NUMBER_RE.match(case_number):
-        raise TriageError("case_format")
-    if not title or len(title) > 300 or len(new_case_title) > 300:
-        raise TriageError("title")
-    messages = db.session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conv.id, Message.is_note.is_(False))
-        .order_by(Message.sent_at, Message.id)
-    ).all()
-    if not messages:
-        raise TriageError("nothing")
-    item = ArchiveItem(
-        tenant_id=conv.tenant_id,
-        conversation_id=conv.id,
-        case_number=case_number or None,
-        new_case_title=new_case_title or None,
-        title=title,
-        correspondent_name=conv.contact.name,
-        anonymous=conv.contact.name is None,
-        flagged_by_id=user.id,
-    )
-    item.messages = [
-        ArchiveItemMessage(message_id=m.id, journalposttype=journalposttype_for(m))
-        for m in messages
-    ]
+    """Flag the whole conversation (message_ids None) or the chosen messages."""
+    if details is None:
+        details = default_details(conv)
+        details.case_number, details.new_case_title = case_number, new_case_title
+        details.title = title
+    d = details.clean()
+    messages = _chosen(conv, message_ids, exclude_item=None)
+    item = ArchiveItem(tenant_id=conv.tenant_id, conversation_id=conv.id, flagged_by_id=user.id)
+    _apply(item, d, messages)
     db.session.add(item)
     conv.flagged_for_archive = True
     db.session.flush()
-    audit.record("archive.flag", item, tenant_id=conv.tenant_id, actor=user, title=title)
+    audit.record(
+        "archive.flag",
+        item,
+        tenant_id=conv.tenant_id,
+        actor=user,
+        title=d.title,
+        messages=[m.id for m in messages],
+        case_number=item.case_number,
+    )
     return item
+
+
+def _chosen(
+    conv: Conversation, message_ids: Iterable[int] | None, exclude_item: int | None
+) -> list[Message]:
+    messages = archivable_messages(conv)
+    if message_ids is not None:
+        wanted = {int(i) for i in message_ids}
+        if not wanted or not wanted <= {m.id for m in messages}:
+            raise TriageError("messages")
+        messages = [m for m in messages if m.id in wanted]
+    if not messages:
+        raise TriageError("nothing")
+    if {m.id for m in messages} & flagged_message_ids(conv, exclude_item):
+        raise TriageError("already")
+    return messages
+
+
+def _apply(item: ArchiveItem, d: FlagDetails, messages: list[Message] | None = None) -> None:
+    item.case_number = d.case_number or None
+    item.new_case_title = d.new_case_title or None
+    item.title = d.title
+    item.anonymous = d.anonymous
+    item.correspondent_name = d.correspondent_name or None
+    item.correspondent_address = d.correspondent_address or None
+    item.screening_code = d.screening_code or None
+    item.screening_basis = d.screening_basis or None
+    item.screening_fields = d.screening_fields or None
+    if d.note or item.note_to_records is None:
+        item.note_to_records = d.note or None
+    if messages is not None:
+        item.messages = [
+            ArchiveItemMessage(
+                message_id=m.id, journalposttype=d.types.get(m.id) or journalposttype_for(m)
+            )
+            for m in messages
+        ]
+    else:
+        for link in item.messages:
+            link.journalposttype = d.types.get(link.message_id) or link.journalposttype
+
+
+def withdraw(item: ArchiveItem, user: User) -> None:
+    """The caseworker unflags it; possible until records staff approve it."""
+    if item.state not in (ArchiveState.FLAGGED, ArchiveState.RETURNED):
+        raise TriageError("state")
+    item.move_to(ArchiveState.WITHDRAWN)
+    _refresh_conversation_flag(item.conversation_id)
+    audit.record("archive.withdraw", item, tenant_id=item.tenant_id, actor=user)
+
+
+def reflag(item: ArchiveItem, user: User, details: FlagDetails) -> None:
+    """The caseworker corrects a returned item and sends it to records staff again."""
+    if item.state is not ArchiveState.RETURNED:
+        raise TriageError("state")
+    d = details.clean()
+    _apply(item, d)
+    item.move_to(ArchiveState.FLAGGED)
+    audit.record("archive.reflag", item, tenant_id=item.tenant_id, actor=user, title=d.title)
+
+
+def update_metadata(item: ArchiveItem, user: User, details: FlagDetails) -> list[str]:
+    """Records staff correct the metadata before approving; returns the changed fields."""
+    if item.state not in (ArchiveState.FLAGGED, ArchiveState.FAILED):
+        raise TriageError("state")
+    d = details.clean()
+    before = _snapshot(item)
+    _apply(item, d)
+    after = _snapshot(item)
+    changed = sorted(k for k in after if before[k] != after[k])
+    if changed:
+        audit.record(
+            "archive.edit",
+            item,
+            tenant_id=item.tenant_id,
+            actor=user,
+            changed={k: [before[k], after[k]] for k in changed},
+        )
+    return changed
+
+
+def _snapshot(item: ArchiveItem) -> dict[str, object]:
+    keys = [
+        "case_number",
+        "new_case_title",
+        "title",
+        "anonymous",
+        "correspondent_name",
+        "correspondent_address",
+        "screening_code",
+        "screening_basis",
+        "screening_fields",
+        "note_to_records",
+    ]
+    snap: dict[str, object] = {k: getattr(item, k) for k in keys}
+    snap["types"] = {str(m.message_id): m.journalposttype for m in item.messages}
+    return snap
+
+
+def return_to_caseworker(item: ArchiveItem, user: User, comment: str) -> None:
+    comment = comment.strip()
+    if not comment:
+        raise TriageError("comment")
+    if len(comment) > MAX["note"]:
+        raise TriageError("too_long")
+    if item.state is not ArchiveState.FLAGGED:
+        raise TriageError("state")
+    item.move_to(ArchiveState.RETURNED)
+    item.review_comment = comment
+    audit.record("archive.return", item, tenant_id=item.tenant_id, actor=user, comment=comment)
 
 
 def approve(item: ArchiveItem, user: User) -> None:
@@ -88,5 +332,30 @@ def approve(item: ArchiveItem, user: User) -> None:
         raise TriageError("state")
     item.move_to(ArchiveState.APPROVED)
     item.approved_by_id = user.id
+    item.review_comment = None
     audit.record("archive.approve", item, tenant_id=item.tenant_id, actor=user)
     enqueue("servicetorg.archiving.journal", item.id)
+
+
+def retry(item: ArchiveItem, user: User) -> None:
+    """Try again now: a failed item, or one waiting for a records system that was down."""
+    if item.state is ArchiveState.FAILED:
+        item.move_to(ArchiveState.APPROVED)
+    elif item.state is not ArchiveState.APPROVED:
+        raise TriageError("state")
+    error, item.last_error, item.next_attempt_at = item.last_error, None, None
+    audit.record("archive.retry", item, tenant_id=item.tenant_id, actor=user, error=error)
+    enqueue("servicetorg.archiving.journal", item.id)
+
+
+def _refresh_conversation_flag(conversation_id: int) -> None:
+    conv = db.session.get(Conversation, conversation_id)
+    if conv is None:
+        return
+    db.session.flush()
+    live = db.session.scalar(
+        select(ArchiveItem.id)
+        .where(ArchiveItem.conversation_id == conversation_id, ArchiveItem.state.in_(ACTIVE))
+        .limit(1)
+    )
+    conv.flagged_for_archive = live is not None

@@ -11,6 +11,7 @@ from inbox.extensions import db
 
 
 def register(app: Flask) -> None:
+    from archiving.triage_views import bp as triage_bp
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
@@ -26,6 +27,7 @@ def register(app: Flask) -> None:
         queue_bp,
         conversation_bp,
         records_bp,
+        triage_bp,
         webchat_bp,
         demo_bp,
         twilio_sms_bp,

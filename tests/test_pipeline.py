@@ -10,11 +10,12 @@ from archiving.adapters.embedded_models import RecordsEntry
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import AuditEntry, ChannelKind, Conversation, DeliveryStatus, Message, Role
+from tests.archiving_support import pdf_text
 
 TOKEN_HEADERS = {"X-Chat-Token": "t" * 43}
 
 
-def test_chat_message_reply_flag_and_journal(app, client, factory, login, tasks):
+def test_chat_message_reply_flag_and_journal(app, client, factory, login, tasks, tmp_path):
     tenant = factory.tenant()
     account = factory.channel(tenant, ChannelKind.WEBCHAT)
     caseworker = factory.user(tenant, Role.CASEWORKER)
@@ -77,7 +78,8 @@ def test_chat_message_reply_flag_and_journal(app, client, factory, login, tasks)
     assert [r.system_id for r in receipts] == [e.system_id for e in entries]
     assert entries[0].case_id == entries[1].case_id
     question, answer = (
-        (Path(app.config["RECORDS_DIR"]) / e.documents[0].path).read_text("utf-8") for e in entries
+        pdf_text((Path(app.config["RECORDS_DIR"]) / e.documents[0].path).read_bytes(), tmp_path)
+        for e in entries
     )
     assert "Jeg vil klage på byggesaken." in question and "Takk, vi ser" not in question
     assert "Takk, vi ser på saken." in answer
