@@ -9,6 +9,8 @@ from inbox.models import ChannelKind
 
 CONNECTORS: dict[ChannelKind, str] = {
     ChannelKind.WEBCHAT: "channels.webchat.connector:WebChatConnector",
+    # WordPress or generic signed webhook, by ChannelAccount.config["source"].
+    ChannelKind.WEB_COMMENTS: "channels.wordpress.connector:WebCommentsConnector",
 }
 
 _instances: dict[ChannelKind, ChannelConnector] = {}

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL_SECONDS": 60,
     "POLL_INTERVAL_SECONDS": 120,
     "DEMO": False,
+    # Largest accepted body of the generic comment webhook (/webhooks/comments/<id>), in bytes.
+    "WEB_COMMENTS_MAX_BODY_BYTES": 64 * 1024,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -53,6 +55,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "TRUST_PROXY_HEADERS": int,
     "SWEEP_INTERVAL_SECONDS": (int, float),
     "POLL_INTERVAL_SECONDS": (int, float),
+    "WEB_COMMENTS_MAX_BODY_BYTES": int,
 }
 
 

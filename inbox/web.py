@@ -13,14 +13,18 @@ from inbox.extensions import db
 def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
     from channels.webchat.views import bp as webchat_bp
+    from channels.wordpress.views import bp as webcomments_bp
     from inbox.cli import register_commands
     from inbox.views.auth import bp as auth_bp
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
+    from inbox.views.matching import bp as matching_bp
     from inbox.views.queue import bp as queue_bp
 
     for bp in (auth_bp, queue_bp, conversation_bp, records_bp, webchat_bp, demo_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(webcomments_bp)
+    app.register_blueprint(matching_bp)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)

@@ -11,6 +11,7 @@ from workers.schedule import beat_schedule
 
 # Task modules; each holds the tasks of one queue.
 TASK_MODULES = ["workers.inbound", "workers.outbound", "workers.archiving", "workers.housekeeping"]
+TASK_MODULES.append("workers.matching")
 QUEUES = ("inbound", "outbound", "archiving", "default")
 
 
