@@ -13,7 +13,7 @@ import requests
 
 from channels.wordpress.text import html_to_text
 
-PER_PAGE = 100
+PER_PAGE = 100  # the API's maximum
 TIMEOUT = (5, 30)
 
 
@@ -40,8 +40,15 @@ class Page:
 
 
 class WordPressClient:
-    def __init__(self, api_root: str, user: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        api_root: str,
+        user: str | None = None,
+        password: str | None = None,
+        per_page: int = PER_PAGE,
+    ):
         self.api_root = api_root.rstrip("/")
+        self.per_page = max(1, min(int(per_page), PER_PAGE))
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "Servicetorg/1 (+web comments)"
         if user and password:
@@ -69,7 +76,7 @@ class WordPressClient:
 
     def comments(self, post: int | None, page: int) -> Page:
         params: dict[str, Any] = {
-            "per_page": PER_PAGE,
+            "per_page": self.per_page,
             "page": page,
             "orderby": "id",
             "order": "asc",

@@ -32,7 +32,8 @@ def client_for(account: ChannelAccount) -> WordPressClient:
     config, refs = account.config or {}, account.secret_refs or {}
     api_root = config.get("api_root") or f"{str(config.get('base_url') or '').rstrip('/')}/wp-json"
     user = config.get("user") or secret_from_env(refs.get("user"))
-    return WordPressClient(api_root, user, secret_from_env(refs.get("app_password")))
+    per_page = int(config.get("per_page") or PER_PAGE)
+    return WordPressClient(api_root, user, secret_from_env(refs.get("app_password")), per_page)
 
 
 def poll_site(account: ChannelAccount) -> int:
@@ -90,7 +91,7 @@ def _poll_scope(
         account.poll_cursor = dict(cursor)
         db.session.commit()  # this page and the cursor after it, together
         progress["stored"] += stored
-        if page >= batch.total_pages or len(batch.items) < PER_PAGE:
+        if page >= batch.total_pages or len(batch.items) < client.per_page:
             return
         page += 1
 
