@@ -7,14 +7,18 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from channels.interfaces import ChannelConnector
 from channels.registry import get_connector
 from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
     ChannelKind,
+    ContactMatchSuggestion,
     Conversation,
     DeliveryStatus,
     Direction,
+    MatchReason,
+    MatchStatus,
     Message,
     Tenant,
 )
@@ -213,3 +217,17 @@ def test_without_application_password_the_inbox_says_why(app, factory, wp) -> No
     conv = db.session.scalar(select(Conversation))
     with app.test_request_context("/?lang=en"):
         assert "application password" in get_connector(acc.kind).cannot_reply_reason(conv)
+
+
+def test_beat_poll_reaches_wordpress_and_suggests_matches(site, wp, tasks) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(get_connector(ChannelKind.WEB_COMMENTS), ChannelConnector)
+    wp.add_comment(11, "<p>Første</p>", author_name="Kari Nordmann")
+    wp.add_comment(12, "<p>Andre</p>", author_name="kari  nordmann")
+    tasks.send("servicetorg.inbound.poll_all", (), {})
+    tasks.run_all()
+    msgs = inbound(site)
+    assert [m.body for m in msgs] == ["Første", "Andre"]
+    # Same source, name spelt differently: two identities, suggested as one citizen.
+    assert msgs[0].contact_id != msgs[1].contact_id
+    (s,) = db.session.scalars(select(ContactMatchSuggestion)).all()
+    assert (s.reason, s.status) == (MatchReason.LIKELY, MatchStatus.PENDING)

@@ -50,7 +50,9 @@ def author_identity(account: ChannelAccount, c: Comment) -> str:
     if c.author_email:
         digest = hashlib.sha256(c.author_email.strip().lower().encode()).hexdigest()[:40]
         return f"{account.id}:email:{digest}"
-    name = " ".join((c.author_name or "").split()).casefold()
+    # Only the name as typed (spacing aside) is known; other spellings of it become "likely"
+    # match suggestions for a caseworker instead of being lumped together here.
+    name = " ".join((c.author_name or "").split())
     return f"{account.id}:name:{name}"[:254]
 
 
