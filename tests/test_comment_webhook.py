@@ -194,3 +194,36 @@ def test_anonymous_hearing_comment_offers_a_ready_reply(
         )
     assert "skjema.example.no/horing</textarea>" in html
     assert "kan ikke publiseres automatisk" in html
+
+
+def test_documented_curl_example_works(app, factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Runs the bash/curl/openssl example from docs/web-comments.md against a live server."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from tests.live import live_server
+
+    if not (shutil.which("curl") and shutil.which("openssl") and shutil.which("bash")):
+        pytest.skip("curl, openssl and bash are needed")
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "web-comments.md").read_text()
+    script = re.search(r"```bash\n(.*?)```", doc, re.S).group(1)
+    secret = re.search(r"SECRET='([^']+)'", script).group(1)
+    monkeypatch.setenv("COMMENTS_DOC_SECRET", secret)
+    acc = factory.channel(
+        factory.tenant(),
+        ChannelKind.WEB_COMMENTS,
+        config={"source": "webhook"},
+        secret_refs={"webhook_secret": "COMMENTS_DOC_SECRET"},
+    )
+    with live_server(app) as url:
+        script = script.replace(
+            "https://innboks.kommune.no/webhooks/comments/42", f"{url}/webhooks/comments/{acc.id}"
+        )
+        out = subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, timeout=30, check=True
+        )
+    assert json.loads(out.stdout)["status"] == "stored", out.stdout + out.stderr
+    db.session.expire_all()
+    assert db.session.scalar(select(Message)).body == "Jeg er imot planen."
