@@ -78,7 +78,13 @@ def _poll_scope(
     titles: dict[int, tuple[str | None, str | None]] = {}
     first = True
     while True:
-        batch = client.comments(post, page)
+        try:
+            batch = client.comments(post, page)
+        except WordPressError as exc:
+            if first and page > 1 and exc.code == "rest_comment_invalid_page_number":
+                page -= 1  # so many comments were deleted that our page no longer exists
+                continue
+            raise
         if first and page > 1 and (not batch.items or int(batch.items[0]["id"]) > last_id):
             page -= 1  # earlier comments were deleted and the list shifted back
             continue
