@@ -17,6 +17,7 @@ from inbox.models import (
     Conversation,
     DeliveryStatus,
     Direction,
+    IdentityKind,
     MatchReason,
     MatchStatus,
     Message,
@@ -237,3 +238,19 @@ def test_beat_poll_reaches_wordpress_and_suggests_matches(site, wp, tasks) -> No
     assert msgs[0].contact_id != msgs[1].contact_id
     (s,) = db.session.scalars(select(ContactMatchSuggestion)).all()
     assert (s.reason, s.status) == (MatchReason.LIKELY, MatchStatus.PENDING)
+
+
+def test_author_emails_with_edit_context_give_certain_matches(site, wp, factory, tasks) -> None:  # type: ignore[no-untyped-def]
+    acc = db.session.get(ChannelAccount, site.id)
+    acc.config = {**acc.config, "fetch_emails": True}
+    db.session.commit()
+    chat = factory.channel(db.session.get(Tenant, site.tenant_id), ChannelKind.WEBCHAT)
+    known = factory.inbound(chat, identity="per@example.no", kind=IdentityKind.EMAIL)
+    wp.add_comment(11, "<p>Hei</p>", author_name="P. H.", author_email="Per@Example.no")
+    assert poll(site) == 1
+    assert wp.comment_requests()[0].query["context"] == ["edit"]
+    msg = inbound(site)[0]
+    assert msg.contact_id != known.contact_id  # suggested, not merged
+    tasks.run_all()
+    (s,) = db.session.scalars(select(ContactMatchSuggestion)).all()
+    assert (s.reason, s.matched_on) == (MatchReason.CERTAIN, "email")

@@ -46,9 +46,12 @@ class WordPressClient:
         user: str | None = None,
         password: str | None = None,
         per_page: int = PER_PAGE,
+        edit_context: bool = False,
     ):
         self.api_root = api_root.rstrip("/")
         self.per_page = max(1, min(int(per_page), PER_PAGE))
+        # context=edit adds author_email, but needs a user allowed to moderate comments.
+        self.edit_context = edit_context
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "Servicetorg/1 (+web comments)"
         if user and password:
@@ -83,6 +86,8 @@ class WordPressClient:
         }
         if post is not None:
             params["post"] = post
+        if self.edit_context and self.has_auth:
+            params["context"] = "edit"
         resp = self._call("GET", "/wp/v2/comments", params=params)
         items = resp.json()
         if not isinstance(items, list):

@@ -33,7 +33,13 @@ def client_for(account: ChannelAccount) -> WordPressClient:
     api_root = config.get("api_root") or f"{str(config.get('base_url') or '').rstrip('/')}/wp-json"
     user = config.get("user") or secret_from_env(refs.get("user"))
     per_page = int(config.get("per_page") or PER_PAGE)
-    return WordPressClient(api_root, user, secret_from_env(refs.get("app_password")), per_page)
+    return WordPressClient(
+        api_root,
+        user,
+        secret_from_env(refs.get("app_password")),
+        per_page,
+        edit_context=bool(config.get("fetch_emails")),
+    )
 
 
 def poll_site(account: ChannelAccount) -> int:

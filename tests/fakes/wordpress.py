@@ -35,6 +35,7 @@ class FakeWordPress(FakeProvider):
         self.posts: dict[int, dict[str, Any]] = {}
         self._next_id = 1
         self.raw: dict[int, str] = {}  # what we posted, for duplicate detection
+        self.emails: dict[int, str] = {}  # author_email, shown only with context=edit
         self.failing_pages: list[int] = []  # comment-list pages that answer 500 once each
         self.route("GET", f"{API}/comments", self._list)
         self.route("POST", f"{API}/comments", self._create)
@@ -54,8 +55,10 @@ class FakeWordPress(FakeProvider):
         parent: int = 0,
         status: str = "approved",
         author: int = 0,
+        author_email: str = "",
     ) -> int:
         cid = self._next_id
+        self.emails[cid] = author_email
         self._next_id += 1
         self.comments.append(
             {
@@ -114,6 +117,12 @@ class FakeWordPress(FakeProvider):
                 400,
             )
         chunk = items[(page - 1) * per_page : page * per_page]
+        if args.get("context") == "edit":
+            if not self._authorised(request):
+                return wp_error(
+                    "rest_forbidden_context", "Sorry, you are not allowed to edit comments.", 401
+                )
+            chunk = [{**c, "author_email": self.emails.get(c["id"], "")} for c in chunk]
         return Response(
             json.dumps(chunk),
             mimetype="application/json",
