@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "FACEBOOK_POLL_FIRST_DAYS": 7,
     "FACEBOOK_POLL_POST_DAYS": 30,
     "FACEBOOK_POLL_MAX_PAGES": 10,
+    # Largest accepted body of the generic comment webhook (/webhooks/comments/<id>), in bytes.
+    "WEB_COMMENTS_MAX_BODY_BYTES": 64 * 1024,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -78,6 +80,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "FACEBOOK_POLL_MAX_PAGES": int,
     "ARCHIVE_LEASE_SECONDS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
+    "WEB_COMMENTS_MAX_BODY_BYTES": int,
 }
 
 

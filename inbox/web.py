@@ -16,10 +16,12 @@ def register(app: Flask) -> None:
     from channels.facebook.views import bp as facebook_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
     from channels.webchat.views import bp as webchat_bp
+    from channels.wordpress.views import bp as webcomments_bp
     from inbox.cli import register_commands
     from inbox.views.auth import bp as auth_bp
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
+    from inbox.views.matching import bp as matching_bp
     from inbox.views.queue import bp as queue_bp
 
     blueprints = (
@@ -32,6 +34,8 @@ def register(app: Flask) -> None:
         demo_bp,
         twilio_sms_bp,
         facebook_bp,
+        webcomments_bp,
+        matching_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -15,6 +15,7 @@ TASK_MODULES = [
     "workers.outbound",
     "workers.archiving",
     "workers.housekeeping",
+    "workers.matching",
     "channels.twilio_sms.tasks",
 ]
 QUEUES = ("inbound", "outbound", "archiving", "default")

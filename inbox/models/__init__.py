@@ -12,6 +12,7 @@ from inbox.models.conversations import (
     Message,
     MessageRevision,
 )
+from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
 __all__ = [
@@ -21,11 +22,14 @@ __all__ = [
     "ChannelKind",
     "Contact",
     "ContactIdentity",
+    "ContactMatchSuggestion",
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
     "Direction",
     "IdentityKind",
+    "MatchReason",
+    "MatchStatus",
     "Membership",
     "Message",
     "MessageRevision",

@@ -1,0 +1,65 @@
+"""POST /webhooks/comments/<account_id>: verify, validate, store, then answer 2xx."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from channels.wordpress import webhook
+from channels.wordpress.services import WEBHOOK, source_of, store_comment
+from inbox.config import secret_from_env
+from inbox.extensions import csrf, db
+from inbox.models import ChannelAccount, ChannelKind
+
+bp = Blueprint("webcomments", __name__)
+csrf.exempt(bp)  # authenticated by the HMAC signature, not a cookie
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, code: str, message: str, field: str | None = None):  # type: ignore[no-untyped-def]
+    body = {"error": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
+
+
+@bp.post("/webhooks/comments/<int:account_id>")
+def receive(account_id: int):  # type: ignore[no-untyped-def]
+    account = db.session.get(ChannelAccount, account_id)
+    if (
+        account is None
+        or account.kind is not ChannelKind.WEB_COMMENTS
+        or not account.enabled
+        or source_of(account) != WEBHOOK
+    ):
+        return _error(404, "not_found", "No comment webhook source with this id.")
+    limit = current_app.config["WEB_COMMENTS_MAX_BODY_BYTES"]
+    if (request.content_length or 0) > limit:
+        return _error(413, "too_large", f"The body is larger than {limit} bytes.")
+    raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        return _error(413, "too_large", f"The body is larger than {limit} bytes.")
+    secret = secret_from_env((account.secret_refs or {}).get("webhook_secret"))
+    if not secret:
+        log.error("comment webhook source %s has no secret configured", account.id)
+        return _error(503, "not_configured", "This source has no signing secret configured.")
+    if not webhook.signature_ok(secret, raw, request.headers.get(webhook.SIGNATURE_HEADER)):
+        return _error(403, "bad_signature", "Missing or invalid X-Servicetorg-Signature.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "json", "The body is not valid JSON.")
+    try:
+        comment = webhook.parse(data, limit)
+    except webhook.Invalid as exc:
+        return _error(400, "invalid", str(exc), exc.field)
+    message, created = store_comment(account, comment, WEBHOOK)
+    db.session.commit()
+    status = "stored" if created else "duplicate"
+    return jsonify(status=status, id=comment.comment_id, message_id=message.id), (
+        201 if created else 200
+    )
