@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "MAX_MESSAGE_CHARS": 5000,
     "MAX_ATTACHMENT_BYTES": 10 * 1024 * 1024,
-    "SESSION_COOKIE_SECURE": False,
+    # None = secure cookies in production mode (HTTPS), plain in embedded mode.
+    "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RECORDS_DIR": None,  # default: <instance>/records (embedded records system)
@@ -41,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL_SECONDS": 60,
     "POLL_INTERVAL_SECONDS": 120,
     "DEMO": False,
+    # Failed sign-ins in a row before an account is locked, and for how long.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    # Staff sessions end after this many minutes (Flask's permanent session lifetime).
+    "SESSION_LIFETIME_MINUTES": 8 * 60,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -53,6 +60,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "TRUST_PROXY_HEADERS": int,
     "SWEEP_INTERVAL_SECONDS": (int, float),
     "POLL_INTERVAL_SECONDS": (int, float),
+    "LOGIN_MAX_FAILURES": int,
+    "LOGIN_LOCKOUT_MINUTES": (int, float),
+    "SESSION_LIFETIME_MINUTES": (int, float),
 }
 
 
@@ -101,6 +111,11 @@ def _fill_defaults(app: Flask) -> None:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
         cfg["DATABASE_URL"] = url
     cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if cfg["SESSION_COOKIE_SECURE"] is None:
+        cfg["SESSION_COOKIE_SECURE"] = not embedded
+    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
+    cfg["REMEMBER_COOKIE_HTTPONLY"] = True
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=cfg["SESSION_LIFETIME_MINUTES"])
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
     cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["DEFAULT_TIMEZONE"]
 

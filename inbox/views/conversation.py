@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from archiving import triage
 from archiving.models import ArchiveItem
+from channels.registry import reply_limits
 from inbox.extensions import db
-from inbox.models import Message, Role
+from inbox.models import Role
+from inbox.services import canned, thread
 from inbox.services import conversations as svc
-from inbox.services.access import conversation_for_user, require_role
+from inbox.services.access import conversation_for_user, current, require_role
 
 bp = Blueprint("conversation", __name__, url_prefix="/c")
 
 REPLY_ERRORS = {
     "empty": lambda: _("Write a reply first."),
-    "too_long": lambda: _("The reply is too long."),
+    "too_long": lambda: _(
+        "The reply is too long (at most %(n)s characters).",
+        n=current_app.config["MAX_MESSAGE_CHARS"],
+    ),
     "invalid": lambda: _("The reply contains characters that cannot be sent."),
 }
 
@@ -27,17 +32,39 @@ REPLY_ERRORS = {
 @login_required
 def show(conversation_id: int):  # type: ignore[no-untyped-def]
     conv = conversation_for_user(conversation_id)
-    messages = db.session.scalars(
-        select(Message).where(Message.conversation_id == conv.id).order_by(Message.id)
-    ).all()
+    if conv.merged_into_id is not None:
+        flash(_("This conversation was merged into another one."), "success")
+        return redirect(url_for(".show", conversation_id=conv.merged_into_id), 303)
+    user = current()
     items = db.session.scalars(
         select(ArchiveItem).where(ArchiveItem.conversation_id == conv.id).order_by(ArchiveItem.id)
     ).all()
+    canned_replies = canned.for_tenant(conv.tenant_id)
+    draft = ""
+    chosen = request.args.get("canned", "")
+    if chosen.isdigit():
+        match = next((c for c in canned_replies if c.id == int(chosen)), None)
+        if match is None:
+            abort(404)
+        draft = canned.fill(match, conv, user)
+    staff, teams = thread.staff_and_teams(conv.tenant_id)
+    page = render_template(
+        "inbox/conversation.html",
+        conv=conv,
+        thread=thread.thread(conv, user),
+        card=thread.contact_card(conv, user),
+        merge_candidates=thread.merge_candidates(conv, user),
+        limits=reply_limits(conv),
+        canned_replies=canned_replies,
+        draft=draft,
+        staff=staff,
+        teams=teams,
+        archive_items=items,
+        user=user,
+    )
     svc.mark_read(conv)
     db.session.commit()
-    return render_template(
-        "inbox/conversation.html", conv=conv, messages=messages, archive_items=items
-    )
+    return page
 
 
 @bp.post("/<int:conversation_id>/reply")

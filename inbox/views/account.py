@@ -1,0 +1,31 @@
+"""The user's own settings: the interface language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, request, session
+from flask_babel import format_decimal
+from flask_login import current_user
+
+from inbox.extensions import db
+from inbox.views.auth import _safe_next
+
+bp = Blueprint("account", __name__)
+
+
+@bp.post("/language")
+def language():  # type: ignore[no-untyped-def]
+    """Switch language; kept in the session, and on the user when signed in."""
+    lang = request.form.get("lang", "")
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(400)
+    session["lang"] = lang
+    if current_user.is_authenticated:
+        current_user.locale = lang
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")), 303)
+
+
+@bp.app_template_filter("number")
+def number(value: float) -> str:
+    """A number in the user's locale (e.g. 5 000 in Norwegian)."""
+    return format_decimal(value)
