@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO": False,
     # Failed sign-ins in a row before an account is locked, and for how long.
     "LOGIN_MAX_FAILURES": 5,
+    # argon2id cost; None = the argon2-cffi defaults (RFC 9106 low-memory profile).
+    "PASSWORD_HASH_TIME_COST": None,
+    "PASSWORD_HASH_MEMORY_KIB": None,
     "LOGIN_LOCKOUT_MINUTES": 15,
     # Staff sessions end after this many minutes (Flask's permanent session lifetime).
     "SESSION_LIFETIME_MINUTES": 8 * 60,
