@@ -391,3 +391,32 @@ def test_language_is_kept_per_user_and_numbers_follow_it(app, client, login, fac
     new_request()
     assert "Høgst 5\xa0000 teikn." in fresh.get(f"/c/{conv.id}").get_data(as_text=True)
     assert client.post("/language", data={"lang": "xx"}).status_code == 400
+
+
+def test_reply_box_shows_the_channel_limits(app, client, login, factory, desk, monkeypatch):
+    from channels import registry
+
+    monkeypatch.setitem(
+        registry.CONNECTORS, ChannelKind.SMS, "tests.fakes.limited:LimitedConnector"
+    )
+    monkeypatch.setattr(registry, "_instances", {})
+    sms = factory.channel(desk["tenant"], ChannelKind.SMS, name="SMS 2000")
+    conv = factory.inbound(sms, identity="+4791234567", kind=IdentityKind.PHONE).conversation
+    login(desk["cw"])
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert "Svar sendes via SMS 2000." in page
+    assert "Høyst 320 tegn." in page and 'maxlength="320"' in page
+    assert "Lange meldinger deles i biter på 160 tegn." in page
+    assert "Du kan svare fram til" in page
+    conv.meta = {"window_closed": True}
+    db.session.commit()
+    new_request()
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert "Svar kan ikke sendes nå: The 24-hour window has closed." in page
+    resp = client.post(f"/c/{conv.id}/reply", data={"body": "Hei"}, follow_redirects=True)
+    assert "The 24-hour window has closed." in resp.get_data(as_text=True)
+    conv.meta = {}
+    db.session.commit()
+    resp = client.post(f"/c/{conv.id}/reply", data={"body": "x" * 321}, follow_redirects=True)
+    assert "Svaret er for langt (høyst 320 tegn)." in resp.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).where(Message.direction == "out")) == 0

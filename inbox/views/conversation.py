@@ -77,11 +77,21 @@ def reply(conversation_id: int):  # type: ignore[no-untyped-def]
         if note:
             svc.add_note(conv, user, request.form.get("body", ""))
         else:
-            svc.reply(conv, user, request.form.get("body", ""))
+            body = request.form.get("body", "")
+            limit = reply_limits(conv)["max_chars"]
+            if len(body.replace("\r\n", "\n").strip()) > limit:
+                raise svc.InvalidReply("too_long")
+            svc.reply(conv, user, body)
     except svc.InvalidReply as exc:
         db.session.rollback()
         reason = str(exc)
-        flash(REPLY_ERRORS[reason]() if reason in REPLY_ERRORS else reason, "error")
+        if reason == "too_long":
+            limit = (
+                current_app.config["MAX_MESSAGE_CHARS"] if note else reply_limits(conv)["max_chars"]
+            )
+            flash(_("The reply is too long (at most %(n)s characters).", n=limit), "error")
+        else:
+            flash(REPLY_ERRORS[reason]() if reason in REPLY_ERRORS else reason, "error")
         return redirect(url_for(".show", conversation_id=conv.id), 303)
     db.session.commit()
     flash(_("Note saved.") if note else _("Reply queued for sending."), "success")
