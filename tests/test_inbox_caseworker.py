@@ -420,3 +420,25 @@ def test_reply_box_shows_the_channel_limits(app, client, login, factory, desk, m
     resp = client.post(f"/c/{conv.id}/reply", data={"body": "x" * 321}, follow_redirects=True)
     assert "Svaret er for langt (høyst 320 tegn)." in resp.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).where(Message.direction == "out")) == 0
+
+
+def test_staff_commands_create_users_teams_and_unlock(app, factory):
+    tenant = factory.tenant(slug="cli-kommune")
+    runner = app.test_cli_runner()
+    env = {"SERVICETORG_NEW_PASSWORD": "et langt passord 123"}
+    args = ["staff", "add-user", "per@cli.no", "Per", "--tenant", tenant.slug, "--role", "admin"]
+    result = runner.invoke(args=args, env=env)
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["staff", "add-team", tenant.slug, "Skatt"]).exit_code == 0
+    result = runner.invoke(args=["staff", "join-team", "per@cli.no", tenant.slug, "Skatt"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "per@cli.no"))
+    assert user.role_in(tenant.id) is Role.ADMIN
+    assert db.session.scalar(select(func.count()).select_from(TeamMember)) == 1
+    user.locked_until = utcnow() + timedelta(minutes=10)
+    db.session.commit()
+    assert runner.invoke(args=["staff", "unlock", "per@cli.no"]).exit_code == 0
+    db.session.expire_all()
+    assert user.locked_until is None
+    bad = runner.invoke(args=["staff", "add-user", "x@y.no", "X", "--tenant", "nope"], env=env)
+    assert bad.exit_code != 0 and "no municipality" in bad.output
