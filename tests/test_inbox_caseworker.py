@@ -442,3 +442,14 @@ def test_staff_commands_create_users_teams_and_unlock(app, factory):
     assert user.locked_until is None
     bad = runner.invoke(args=["staff", "add-user", "x@y.no", "X", "--tenant", "nope"], env=env)
     assert bad.exit_code != 0 and "no municipality" in bad.output
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
+def test_fast_date_format_matches_flask_babel(app, lang):
+    from flask_babel import force_locale, format_datetime
+
+    from inbox.formatting import short_datetime
+
+    when = utcnow().replace(month=7, day=3, hour=21, minute=5)  # summer time in Oslo
+    with app.test_request_context(), force_locale(lang):
+        assert short_datetime(when) == format_datetime(when, "short")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer, lazyload
 
 from inbox.extensions import db
 from inbox.models import (
@@ -23,9 +24,15 @@ THREAD_LIMIT = 500
 
 
 @dataclass
+class ChannelLabel:
+    id: int
+    name: str
+
+
+@dataclass
 class ThreadItem:
     message: Message
-    channel: ChannelAccount
+    channel: ChannelLabel
     conversation_id: int
     author_name: str | None
 
@@ -33,7 +40,7 @@ class ThreadItem:
 def thread(conv: Conversation, user: User) -> list[ThreadItem]:
     """Messages of every conversation of this contact the user may see, oldest first."""
     rows = db.session.execute(
-        select(Message, ChannelAccount, Conversation.id, User.name)
+        select(Message, ChannelAccount.id, ChannelAccount.name, Conversation.id, User.name)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .join(ChannelAccount, ChannelAccount.id == Message.channel_account_id)
         .outerjoin(User, User.id == Message.author_id)
@@ -44,8 +51,14 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
         )
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)
+        # The page does not show attachments' or edits' rows; skip their two extra queries.
+        .options(lazyload(Message.attachments), lazyload(Message.revisions), defer(Message.meta))
     ).all()
-    items = [ThreadItem(m, ch, cid, name) for m, ch, cid, name in rows]
+    channels: dict[int, ChannelLabel] = {}
+    items = [
+        ThreadItem(m, channels.setdefault(ch_id, ChannelLabel(ch_id, ch_name)), cid, name)
+        for m, ch_id, ch_name, cid, name in rows
+    ]
     items.reverse()
     return items
 
@@ -78,24 +91,6 @@ def contact_card(conv: Conversation, user: User) -> ContactCard:
         )
     )
     return ContactCard(contact, others, merged)
-
-
-def merge_candidates(conv: Conversation, user: User) -> list[Conversation]:
-    """Other open conversations the user could merge this one into (same contact first)."""
-    return list(
-        db.session.scalars(
-            select(Conversation)
-            .where(
-                Conversation.tenant_id == conv.tenant_id,
-                Conversation.contact_id == conv.contact_id,
-                Conversation.id != conv.id,
-                Conversation.merged_into_id.is_(None),
-                visible_conversations_clause(user),
-            )
-            .order_by(Conversation.last_activity_at.desc())
-            .limit(20)
-        )
-    )
 
 
 def staff_and_teams(tenant_id: int) -> tuple[list[User], list[Team]]:

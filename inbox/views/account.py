@@ -29,3 +29,11 @@ def language():  # type: ignore[no-untyped-def]
 def number(value: float) -> str:
     """A number in the user's locale (e.g. 5 000 in Norwegian)."""
     return format_decimal(value)
+
+
+@bp.app_template_filter("short_datetime")
+def short_datetime(value):  # type: ignore[no-untyped-def]
+    """Same text as datetimeformat('short'), fast enough for long threads."""
+    from inbox.formatting import short_datetime as fmt
+
+    return fmt(value)

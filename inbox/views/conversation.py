@@ -11,7 +11,8 @@ from archiving import triage
 from archiving.models import ArchiveItem
 from channels.registry import reply_limits
 from inbox.extensions import db
-from inbox.models import Role
+from inbox.formatting import short_datetime_formatter
+from inbox.models import DeliveryStatus, Role
 from inbox.services import canned, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
@@ -48,12 +49,15 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
             abort(404)
         draft = canned.fill(match, conv, user)
     staff, teams = thread.staff_and_teams(conv.tenant_id)
+    card = thread.contact_card(conv, user)
     page = render_template(
         "inbox/conversation.html",
         conv=conv,
         thread=thread.thread(conv, user),
-        card=thread.contact_card(conv, user),
-        merge_candidates=thread.merge_candidates(conv, user),
+        labels=_labels(),
+        when=short_datetime_formatter(),
+        card=card,
+        merge_candidates=card.conversations,
         limits=reply_limits(conv),
         canned_replies=canned_replies,
         draft=draft,
@@ -65,6 +69,13 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
     svc.mark_read(conv)
     db.session.commit()
     return page
+
+
+def _labels() -> dict[str, str]:
+    """Per-message words, translated once per page rather than once per message."""
+    labels = {s.value: _(s.value) for s in DeliveryStatus}
+    labels.update(note=_("Internal note"), reply=_("Reply"), open=_("open conversation"))
+    return labels
 
 
 @bp.post("/<int:conversation_id>/reply")
