@@ -106,11 +106,23 @@ def test_forged_or_missing_csrf_token_is_refused_and_nothing_stored(
             "/login", data={"email": desk["cw"].email, "password": PASSWORD, "csrf_token": token}
         )
         assert resp.status_code == 302
-        before = count(Message)
-        for data in ({}, {"csrf_token": "forged"}):
-            resp = client.post(f"/c/{conv.id}/reply", data={"body": "Hei", "kind": "reply", **data})
-            assert resp.status_code == 400
-        assert count(Message) == before
+        before = (count(Message), count(AuditEntry), count(CannedReply))
+        forms = {
+            f"/c/{conv.id}/reply": {"body": "Hei", "kind": "reply"},
+            f"/c/{conv.id}/assign": {"assignee": "me"},
+            f"/c/{conv.id}/status": {"status": "closed"},
+            f"/c/{conv.id}/contact/merge": {"contact": "#1"},
+            "/admin/canned/": {"title": "T", "body": "B"},
+            "/language": {"lang": "en"},
+            "/logout": {},
+        }
+        for url, form in forms.items():
+            for bad in ({}, {"csrf_token": "forged"}, {"csrf_token": token + "x"}):
+                resp = client.post(url, data={**form, **bad})
+                assert resp.status_code == 400, url
+        assert (count(Message), count(AuditEntry), count(CannedReply)) == before
+    db.session.refresh(conv)
+    assert conv.assignee_id is None and conv.status is ConversationStatus.OPEN
 
 
 # --- who sees what -----------------------------------------------------------------------
