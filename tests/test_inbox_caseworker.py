@@ -120,6 +120,7 @@ def test_forged_or_missing_csrf_token_is_refused_and_nothing_stored(
             for bad in ({}, {"csrf_token": "forged"}, {"csrf_token": token + "x"}):
                 resp = client.post(url, data={**form, **bad})
                 assert resp.status_code == 400, url
+                assert "Last siden på nytt" in resp.get_data(as_text=True)
         assert (count(Message), count(AuditEntry), count(CannedReply)) == before
     db.session.refresh(conv)
     assert conv.assignee_id is None and conv.status is ConversationStatus.OPEN

@@ -1,10 +1,12 @@
-"""The user's own settings: the interface language."""
+"""The user's own settings (the interface language), locale filters and the CSRF error page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, request, session
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session
 from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from inbox.extensions import db
 from inbox.views.auth import _safe_next
@@ -37,3 +39,12 @@ def short_datetime(value):  # type: ignore[no-untyped-def]
     from inbox.formatting import short_datetime as fmt
 
     return fmt(value)
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError):  # type: ignore[no-untyped-def]
+    """A form without a valid token: say what to do, in the user's language."""
+    exc.description = _(
+        "The form has expired or did not come from this site. Reload the page and try again."
+    )
+    return render_template("error.html", code=400, error=exc), 400
