@@ -466,3 +466,18 @@ def test_fast_date_format_matches_flask_babel(app, lang):
     when = utcnow().replace(month=7, day=3, hour=21, minute=5)  # summer time in Oslo
     with app.test_request_context(), force_locale(lang):
         assert short_datetime(when) == format_datetime(when, "short")
+
+
+def test_a_merged_provider_thread_continues_where_it_was_merged(app, factory, desk):
+    from inbox.services.merging import merge_conversations
+
+    comments = factory.channel(desk["tenant"], ChannelKind.WEB_COMMENTS, name="Nettsiden")
+    thread_conv = factory.conversation(comments, identity="author-1", thread_key="page-7")
+    chat_conv = factory.conversation(desk["chat"], identity="visitor-1")
+    merge_conversations(thread_conv, chat_conv, desk["cw"])
+    db.session.commit()
+    later = factory.inbound(
+        comments, identity="author-1", thread_key="page-7", body="Et svar til i tråden"
+    )
+    assert later.conversation_id == chat_conv.id
+    assert later.channel_account_id == comments.id  # still marked with its own channel
