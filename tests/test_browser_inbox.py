@@ -131,9 +131,11 @@ def test_reply_note_assign_merge_and_undo(app, factory, browser):
         page.get_by_role("link", name="Rediger Hilsen").click()
         audit_both_widths(page)
         page.goto(f"{base}/c/{conv.id}")
+        page.locator("#reply-body").fill("Takk. ")
         page.get_by_label("Hurtigsvar").select_option(label="Hilsen")
         page.get_by_role("button", name="Sett inn").click()
-        assert page.locator("#reply-body").input_value() == "Hei Ola! Mvh Ada Admin"
+        # Inserted where the cursor was, keeping what was already written.
+        assert page.locator("#reply-body").input_value() == "Takk. Hei Ola! Mvh Ada Admin"
         page.close()
 
     notes = db.session.scalars(select(Message).where(Message.is_note.is_(True))).all()

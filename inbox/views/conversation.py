@@ -41,13 +41,13 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         select(ArchiveItem).where(ArchiveItem.conversation_id == conv.id).order_by(ArchiveItem.id)
     ).all()
     canned_replies = canned.for_tenant(conv.tenant_id)
+    filled = {c.id: canned.fill(c, conv, user) for c in canned_replies}
     draft = ""
     chosen = request.args.get("canned", "")
-    if chosen.isdigit():
-        match = next((c for c in canned_replies if c.id == int(chosen)), None)
-        if match is None:
+    if chosen:
+        if not chosen.isdigit() or int(chosen) not in filled:
             abort(404)
-        draft = canned.fill(match, conv, user)
+        draft = filled[int(chosen)]
     staff, teams = thread.staff_and_teams(conv.tenant_id)
     card = thread.contact_card(conv, user)
     page = render_template(
@@ -60,6 +60,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         merge_candidates=card.conversations,
         limits=reply_limits(conv),
         canned_replies=canned_replies,
+        canned_filled=filled,
         draft=draft,
         staff=staff,
         teams=teams,

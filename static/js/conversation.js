@@ -21,3 +21,23 @@
   body.addEventListener("input", update);
   update();
 })();
+
+// Canned replies: insert at the cursor without reloading (the form works without JS too).
+(function () {
+  "use strict";
+  var form = document.getElementById("canned-form");
+  var body = document.getElementById("reply-body");
+  if (!form || !body) return;
+  form.addEventListener("submit", function (event) {
+    var option = form.querySelector("select option:checked");
+    if (!option) return;
+    event.preventDefault();
+    var text = option.getAttribute("data-text") || "";
+    var start = body.selectionStart || 0;
+    var end = body.selectionEnd || 0;
+    body.value = body.value.slice(0, start) + text + body.value.slice(end);
+    body.focus();
+    body.setSelectionRange(start + text.length, start + text.length);
+    body.dispatchEvent(new Event("input"));
+  });
+})();
