@@ -122,7 +122,6 @@ def test_reply_note_assign_merge_and_undo(app, factory, browser):
         # Canned replies: the admin page, and inserting one in the reply box.
         sign_in_by_keyboard(page, base, admin.email, PASSWORD)
         page.goto(f"{base}/admin/canned/")
-        audit_both_widths(page)
         page.get_by_label("Tittel", exact=True).fill("Hilsen")
         page.get_by_label("Tekst", exact=True).fill("Hei {citizen_name}! Mvh {caseworker_name}")
         page.get_by_role("button", name="Lagre").click()
