@@ -481,3 +481,29 @@ def test_a_merged_provider_thread_continues_where_it_was_merged(app, factory, de
     )
     assert later.conversation_id == chat_conv.id
     assert later.channel_account_id == comments.id  # still marked with its own channel
+
+
+def test_attachments_and_edits_in_the_thread(app, client, login, factory, desk):
+    from inbox.models import MessageRevision
+    from inbox.services.ingest import InboundAttachment
+
+    msg = factory.inbound(
+        desk["chat"],
+        body="Se vedlegget",
+        attachments=[
+            InboundAttachment('kart"<b>.html', "text/html", data=b"<script>alert(1)</script>")
+        ],
+    )
+    msg.edited_at = utcnow()
+    db.session.add(MessageRevision(message_id=msg.id, body="Se vedlegg (første versjon)"))
+    db.session.commit()
+    login(desk["cw"])
+    page = client.get(f"/c/{msg.conversation_id}").get_data(as_text=True)
+    assert "kart&#34;&lt;b&gt;.html" in page and "Se vedlegg (første versjon)" in page
+    assert "Endret" in page
+    att_id = msg.attachments[0].id
+    resp = client.get(f"/c/attachments/{att_id}")
+    assert resp.status_code == 200 and resp.data == b"<script>alert(1)</script>"
+    assert resp.mimetype == "application/octet-stream"
+    assert resp.headers["Content-Disposition"].startswith('attachment; filename="kartb.html"')
+    assert client.get("/c/attachments/999999").status_code == 404

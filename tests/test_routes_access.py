@@ -23,11 +23,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from archiving import triage
 from inbox.extensions import db
-from inbox.models import ChannelKind, IdentityKind, Role, TeamMember
+from inbox.models import Attachment, ChannelKind, IdentityKind, Role, TeamMember
 from inbox.services import canned, merging
+from inbox.services.ingest import InboundAttachment
 from tests.factories import PASSWORD
 
 PUBLIC, USER, STAFF, RECORDS, ADMIN = "public", "user", "staff", "records", "admin"
@@ -48,6 +50,7 @@ ROUTES: dict[str, str] = {
     "conversation.show": STAFF,
     "conversation.reply": STAFF,
     "conversation.flag": STAFF,
+    "conversation.attachment": STAFF,
     "conversation_actions.assign": STAFF,
     "conversation_actions.transfer": STAFF,
     "conversation_actions.status": STAFF,
@@ -66,7 +69,7 @@ ROUTES: dict[str, str] = {
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
 ALLOWED = {USER: "caseworker", STAFF: "caseworker", RECORDS: "records", ADMIN: "admin"}
 LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records"}
-OBJECT_PARAMS = {"conversation_id", "contact_id", "canned_id", "item_id"}
+OBJECT_PARAMS = {"conversation_id", "contact_id", "canned_id", "item_id", "attachment_id"}
 
 
 class World:
@@ -97,7 +100,11 @@ class World:
 
     def params(self) -> dict[str, Any]:
         """Fresh objects of tenant A for every URL parameter (cheap: no users)."""
-        conv = self.factory.conversation(self.account, body="Hei")
+        conv = self.factory.conversation(
+            self.account,
+            body="Hei",
+            attachments=[InboundAttachment("brev.pdf", "application/pdf", data=b"%PDF-1.4")],
+        )
         merged = self.factory.inbound(
             self.account, identity="+4791234567", kind=IdentityKind.PHONE
         ).conversation.contact
@@ -112,6 +119,9 @@ class World:
             "contact_id": merged.id,
             "canned_id": reply.id,
             "item_id": item.id,
+            "attachment_id": db.session.scalar(
+                select(Attachment.id).where(Attachment.tenant_id == self.tenant.id).limit(1)
+            ),
             "widget_key": self.account.external_id,
             "slug": self.tenant.slug,
             "filename": "css/inbox.css",

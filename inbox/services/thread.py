@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer, lazyload
+from sqlalchemy.orm import defer
 
 from inbox.extensions import db
 from inbox.models import (
@@ -51,8 +51,7 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
         )
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)
-        # The page does not show attachments' or edits' rows; skip their two extra queries.
-        .options(lazyload(Message.attachments), lazyload(Message.revisions), defer(Message.meta))
+        .options(defer(Message.meta))
     ).all()
     channels: dict[int, ChannelLabel] = {}
     items = [

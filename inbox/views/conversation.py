@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -12,7 +24,7 @@ from archiving.models import ArchiveItem
 from channels.registry import reply_limits
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
-from inbox.models import DeliveryStatus, Role
+from inbox.models import Attachment, DeliveryStatus, Message, Role
 from inbox.services import canned, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
@@ -130,3 +142,25 @@ def flag(conversation_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(_("Flagged for the archive. Records staff will review it."), "success")
     return redirect(url_for(".show", conversation_id=conv.id), 303)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
+    """A stored attachment, always as a download (never rendered in our origin)."""
+    att = db.session.get(Attachment, attachment_id)
+    if att is None:
+        abort(404)
+    msg = db.session.get(Message, att.message_id)
+    conversation_for_user(msg.conversation_id if msg else 0)
+    if att.data is None:
+        abort(404)
+    resp = Response(att.data, mimetype="application/octet-stream")
+    resp.headers["Content-Disposition"] = content_disposition(att.filename)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def content_disposition(filename: str) -> str:
+    safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:100] or "attachment"
+    return f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(filename[:200])}"
