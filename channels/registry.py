@@ -32,3 +32,26 @@ def get_connector(kind: ChannelKind | str) -> ChannelConnector:
         module, _, cls = path.partition(":")
         _instances[kind] = getattr(import_module(module), cls)()
     return _instances[kind]
+
+
+def reply_limits(conversation) -> dict:  # type: ignore[no-untyped-def]
+    """What the reply box shows about the channel's limits for this conversation.
+
+    Connectors may implement `reply_limits(conversation) -> dict` (keys: max_chars,
+    segment_chars for SMS-style segmenting, window_closes_at for reply windows, note);
+    otherwise the installation-wide maximum applies. `blocked` is cannot_reply_reason().
+    """
+    from flask import current_app
+
+    limits: dict = {"max_chars": current_app.config["MAX_MESSAGE_CHARS"]}
+    try:
+        connector = get_connector(conversation.channel_account.kind)
+    except UnknownChannel:
+        limits["blocked"] = "no_connector"
+        return limits
+    own = getattr(connector, "reply_limits", None)
+    if callable(own):
+        limits.update(own(conversation) or {})
+    limits["max_chars"] = min(limits["max_chars"], current_app.config["MAX_MESSAGE_CHARS"])
+    limits["blocked"] = connector.cannot_reply_reason(conversation)
+    return limits

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "MAX_MESSAGE_CHARS": 5000,
     "MAX_ATTACHMENT_BYTES": 10 * 1024 * 1024,
-    "SESSION_COOKIE_SECURE": False,
+    # None = secure cookies in production mode (HTTPS), plain in embedded mode.
+    "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RECORDS_DIR": None,  # default: <instance>/records (embedded records system)
@@ -60,6 +62,14 @@ DEFAULTS: dict[str, Any] = {
     "FACEBOOK_POLL_MAX_PAGES": 10,
     # Largest accepted body of the generic comment webhook (/webhooks/comments/<id>), in bytes.
     "WEB_COMMENTS_MAX_BODY_BYTES": 64 * 1024,
+    # Failed sign-ins in a row before an account is locked, and for how long.
+    "LOGIN_MAX_FAILURES": 5,
+    # argon2id cost; None = the argon2-cffi defaults (RFC 9106 low-memory profile).
+    "PASSWORD_HASH_TIME_COST": None,
+    "PASSWORD_HASH_MEMORY_KIB": None,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    # Staff sessions end after this many minutes (Flask's permanent session lifetime).
+    "SESSION_LIFETIME_MINUTES": 8 * 60,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -81,6 +91,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "ARCHIVE_LEASE_SECONDS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
     "WEB_COMMENTS_MAX_BODY_BYTES": int,
+    "LOGIN_MAX_FAILURES": int,
+    "LOGIN_LOCKOUT_MINUTES": (int, float),
+    "SESSION_LIFETIME_MINUTES": (int, float),
 }
 
 
@@ -129,6 +142,11 @@ def _fill_defaults(app: Flask) -> None:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
         cfg["DATABASE_URL"] = url
     cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if cfg["SESSION_COOKIE_SECURE"] is None:
+        cfg["SESSION_COOKIE_SECURE"] = not embedded
+    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
+    cfg["REMEMBER_COOKIE_HTTPONLY"] = True
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=cfg["SESSION_LIFETIME_MINUTES"])
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
     cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["DEFAULT_TIMEZONE"]
 

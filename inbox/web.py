@@ -18,7 +18,10 @@ def register(app: Flask) -> None:
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
     from inbox.cli import register_commands
+    from inbox.views.account import bp as account_bp
+    from inbox.views.actions import bp as actions_bp
     from inbox.views.auth import bp as auth_bp
+    from inbox.views.canned import bp as canned_bp
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
     from inbox.views.matching import bp as matching_bp
@@ -38,6 +41,8 @@ def register(app: Flask) -> None:
         matching_bp,
     )
     for bp in blueprints:
+        app.register_blueprint(bp)
+    for bp in (actions_bp, canned_bp, account_bp):  # issue 3: caseworker side
         app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"get_locale": get_locale})

@@ -66,6 +66,9 @@ def base_config(
         "CELERY_QUEUE_PREFIX": f"{RUN_ID}.",
         "RECORDS_DIR": str(instance / "records"),
         "WTF_CSRF_ENABLED": False,
+        # Cheap password hashes keep sign-in tests fast; production uses argon2's defaults.
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
         "INSTANCE_PATH": str(instance),
     }
 

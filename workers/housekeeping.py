@@ -64,3 +64,13 @@ def apply_retention() -> int:
     deleted = apply()
     db.session.commit()
     return deleted
+
+
+@shared_task(name="servicetorg.housekeeping.reopen_snoozed")
+def reopen_snoozed() -> int:
+    """Snoozed conversations whose time has come go back to the queue as open and unread."""
+    from inbox.services.workflow import reopen_due
+
+    reopened = reopen_due()
+    db.session.commit()
+    return reopened

@@ -17,6 +17,11 @@ def beat_schedule(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "task": "servicetorg.inbound.poll_all",
             "schedule": float(cfg["POLL_INTERVAL_SECONDS"]),
         },
+        # Snoozed conversations reopen when their time comes (at most a minute late).
+        "reopen-snoozed": {
+            "task": "servicetorg.housekeeping.reopen_snoozed",
+            "schedule": 60.0,
+        },
         "retention": {
             "task": "servicetorg.housekeeping.apply_retention",
             "schedule": 3600.0,

@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic's env.py imports this and archiving.models)."""
 
 from inbox.models.audit import AuditEntry
+from inbox.models.canned import CannedReply
 from inbox.models.channels import ChannelAccount, ChannelKind
 from inbox.models.contacts import Contact, ContactIdentity, IdentityKind
 from inbox.models.conversations import (
@@ -18,6 +19,7 @@ from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, Use
 __all__ = [
     "Attachment",
     "AuditEntry",
+    "CannedReply",
     "ChannelAccount",
     "ChannelKind",
     "Contact",

@@ -1,12 +1,23 @@
-"""Tenant isolation: every lookup of a tenant's data goes through here."""
+"""Tenant isolation: every lookup of a tenant's data goes through here.
+
+The rule: a user sees only the tenants they are a member of. Within a tenant, caseworkers see
+the conversations of their teams and those with no team; records officers and admins see all.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from inbox.extensions import db
-from inbox.models import Conversation, Role, User
+from inbox.models import Conversation, Role, Team, TeamMember, User
+
+# Roles that see every conversation of their tenant, whatever its team.
+WHOLE_TENANT = (Role.RECORDS_OFFICER, Role.ADMIN)
 
 
 def current() -> User:
@@ -27,9 +38,56 @@ def require_role(tenant_id: int, *roles: Role) -> User:
     return user
 
 
+def team_ids(user: User) -> list[int]:
+    return list(db.session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
+
+
+def can_see(user: User, conv: Conversation) -> bool:
+    role = user.role_in(conv.tenant_id)
+    if role is None:
+        return False
+    if role in WHOLE_TENANT or conv.team_id is None:
+        return True
+    return conv.team_id in team_ids(user)
+
+
+def visible_conversations_clause(user: User) -> ColumnElement[bool]:
+    """A WHERE clause on Conversation: what `user` may see (use it in every list and search)."""
+    whole = [m.tenant_id for m in user.memberships if m.role in WHOLE_TENANT]
+    teams_only = [m.tenant_id for m in user.memberships if m.role not in WHOLE_TENANT]
+    parts: list[ColumnElement[bool]] = []
+    if whole:
+        parts.append(Conversation.tenant_id.in_(whole))
+    if teams_only:
+        my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+        parts.append(
+            and_(
+                Conversation.tenant_id.in_(teams_only),
+                or_(Conversation.team_id.is_(None), Conversation.team_id.in_(my_teams)),
+            )
+        )
+    return or_(*parts) if parts else false()
+
+
 def conversation_for_user(conversation_id: int) -> Conversation:
-    """The conversation, or 404 when it does not exist or belongs to another tenant."""
+    """The conversation, or 404 when it does not exist or the user may not see it."""
     conv = db.session.get(Conversation, conversation_id)
-    if conv is None or current().role_in(conv.tenant_id) is None:
+    if conv is None or not can_see(current(), conv):
         abort(404)
     return conv
+
+
+def tenant_object(model: Any, object_id: int, *roles: Role) -> Any:
+    """A tenant-scoped row by id, 404 for unknown ids and other tenants, 403 for wrong roles."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    require_role(obj.tenant_id, *roles)
+    return obj
+
+
+def team_in_tenant(tenant_id: int, team_id: int | None) -> Team | None:
+    if team_id is None:
+        return None
+    team = db.session.get(Team, team_id)
+    return team if team is not None and team.tenant_id == tenant_id else None

@@ -166,6 +166,9 @@ def _conversation_for(
             Conversation.merged_into_id.is_(None),
         )
     conv = db.session.scalar(q.order_by(Conversation.id.desc()).limit(1))
+    while conv is not None and conv.merged_into_id is not None:
+        # A thread merged into another conversation continues there.
+        conv = db.session.get(Conversation, conv.merged_into_id)
     if conv is not None:
         return conv
     conv = Conversation(

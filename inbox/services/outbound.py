@@ -56,9 +56,11 @@ def send(message_id: int) -> tuple[str, int | None]:
         msg.error_code, msg.error_message = exc.code, str(exc)
         db.session.commit()
         return "failed", None
+    # A status report (the web-chat widget marking it delivered) may have been committed
+    # while the provider was called: re-read under lock so it is never moved backwards.
+    db.session.refresh(msg, with_for_update=True)
     msg.provider_message_id = result.provider_message_id or msg.provider_message_id
     msg.sent_at = utcnow()
-    msg.delivery_status = DeliveryStatus.SENDING  # let the status rank apply from here
     update_delivery_status(msg, result.status)
     db.session.commit()
     return str(msg.delivery_status), None

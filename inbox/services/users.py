@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
 from inbox.extensions import db
 from inbox.models import Membership, Role, User
 
-_hasher = PasswordHasher()
+_DEFAULT = PasswordHasher()
+
+
+def _hasher_for_config() -> PasswordHasher:
+    """argon2id with the configured cost (PASSWORD_HASH_* settings; library defaults)."""
+    if not has_app_context():
+        return _DEFAULT
+    cfg = current_app.config
+    time_cost = cfg.get("PASSWORD_HASH_TIME_COST") or _DEFAULT.time_cost
+    memory = cfg.get("PASSWORD_HASH_MEMORY_KIB") or _DEFAULT.memory_cost
+    if (time_cost, memory) == (_DEFAULT.time_cost, _DEFAULT.memory_cost):
+        return _DEFAULT
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory)
+
+
+class _Hasher:
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(_hasher_for_config(), name)
+
+
+_hasher = _Hasher()
 
 
 def hash_password(password: str) -> str:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -12,7 +21,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from inbox.extensions import db
-from inbox.services.users import authenticate
+from inbox.services import signin
 
 bp = Blueprint("auth", __name__)
 
@@ -34,12 +43,27 @@ def _safe_next(target: str | None) -> str:
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data or "", form.password.data or "")
+        result = signin.attempt(form.email.data or "", form.password.data or "")
         db.session.commit()
-        if user is not None:
-            login_user(user)
+        if result.user is not None:
+            # A fresh session at sign-in (no fixation); the chosen language survives.
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session.permanent = True
+            login_user(result.user)
             return redirect(_safe_next(request.args.get("next")))
-        flash(_("Wrong e-mail address or password."), "error")
+        if result.locked:
+            flash(
+                _(
+                    "Too many failed attempts. The account is locked for %(minutes)s minutes.",
+                    minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
+                ),
+                "error",
+            )
+        else:
+            flash(_("Wrong e-mail address or password."), "error")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 400
 
 

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from archiving import triage
 from archiving.models import ArchiveItem
+from channels.registry import reply_limits
 from inbox.extensions import db
-from inbox.models import Message, Role
+from inbox.formatting import short_datetime_formatter
+from inbox.models import Attachment, DeliveryStatus, Message, Role
+from inbox.services import canned, thread
 from inbox.services import conversations as svc
-from inbox.services.access import conversation_for_user, require_role
+from inbox.services.access import conversation_for_user, current, require_role
 
 bp = Blueprint("conversation", __name__, url_prefix="/c")
 
 REPLY_ERRORS = {
     "empty": lambda: _("Write a reply first."),
-    "too_long": lambda: _("The reply is too long."),
+    "too_long": lambda: _(
+        "The reply is too long (at most %(n)s characters).",
+        n=current_app.config["MAX_MESSAGE_CHARS"],
+    ),
     "invalid": lambda: _("The reply contains characters that cannot be sent."),
 }
 
@@ -27,17 +45,50 @@ REPLY_ERRORS = {
 @login_required
 def show(conversation_id: int):  # type: ignore[no-untyped-def]
     conv = conversation_for_user(conversation_id)
-    messages = db.session.scalars(
-        select(Message).where(Message.conversation_id == conv.id).order_by(Message.id)
-    ).all()
+    if conv.merged_into_id is not None:
+        flash(_("This conversation was merged into another one."), "success")
+        return redirect(url_for(".show", conversation_id=conv.merged_into_id), 303)
+    user = current()
     items = db.session.scalars(
         select(ArchiveItem).where(ArchiveItem.conversation_id == conv.id).order_by(ArchiveItem.id)
     ).all()
+    canned_replies = canned.for_tenant(conv.tenant_id)
+    filled = {c.id: canned.fill(c, conv, user) for c in canned_replies}
+    draft = ""
+    chosen = request.args.get("canned", "")
+    if chosen:
+        if not chosen.isdigit() or int(chosen) not in filled:
+            abort(404)
+        draft = filled[int(chosen)]
+    staff, teams = thread.staff_and_teams(conv.tenant_id)
+    card = thread.contact_card(conv, user)
+    page = render_template(
+        "inbox/conversation.html",
+        conv=conv,
+        thread=thread.thread(conv, user),
+        labels=_labels(),
+        when=short_datetime_formatter(),
+        card=card,
+        merge_candidates=card.conversations,
+        limits=reply_limits(conv),
+        canned_replies=canned_replies,
+        canned_filled=filled,
+        draft=draft,
+        staff=staff,
+        teams=teams,
+        archive_items=items,
+        user=user,
+    )
     svc.mark_read(conv)
     db.session.commit()
-    return render_template(
-        "inbox/conversation.html", conv=conv, messages=messages, archive_items=items
-    )
+    return page
+
+
+def _labels() -> dict[str, str]:
+    """Per-message words, translated once per page rather than once per message."""
+    labels = {s.value: _(s.value) for s in DeliveryStatus}
+    labels.update(note=_("Internal note"), reply=_("Reply"), open=_("open conversation"))
+    return labels
 
 
 @bp.post("/<int:conversation_id>/reply")
@@ -50,11 +101,21 @@ def reply(conversation_id: int):  # type: ignore[no-untyped-def]
         if note:
             svc.add_note(conv, user, request.form.get("body", ""))
         else:
-            svc.reply(conv, user, request.form.get("body", ""))
+            body = request.form.get("body", "")
+            limit = reply_limits(conv)["max_chars"]
+            if len(body.replace("\r\n", "\n").strip()) > limit:
+                raise svc.InvalidReply("too_long")
+            svc.reply(conv, user, body)
     except svc.InvalidReply as exc:
         db.session.rollback()
         reason = str(exc)
-        flash(REPLY_ERRORS[reason]() if reason in REPLY_ERRORS else reason, "error")
+        if reason == "too_long":
+            limit = (
+                current_app.config["MAX_MESSAGE_CHARS"] if note else reply_limits(conv)["max_chars"]
+            )
+            flash(_("The reply is too long (at most %(n)s characters).", n=limit), "error")
+        else:
+            flash(REPLY_ERRORS[reason]() if reason in REPLY_ERRORS else reason, "error")
         return redirect(url_for(".show", conversation_id=conv.id), 303)
     db.session.commit()
     flash(_("Note saved.") if note else _("Reply queued for sending."), "success")
@@ -81,3 +142,25 @@ def flag(conversation_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(_("Flagged for the archive. Records staff will review it."), "success")
     return redirect(url_for(".show", conversation_id=conv.id), 303)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):  # type: ignore[no-untyped-def]
+    """A stored attachment, always as a download (never rendered in our origin)."""
+    att = db.session.get(Attachment, attachment_id)
+    if att is None:
+        abort(404)
+    msg = db.session.get(Message, att.message_id)
+    conversation_for_user(msg.conversation_id if msg else 0)
+    if att.data is None:
+        abort(404)
+    resp = Response(att.data, mimetype="application/octet-stream")
+    resp.headers["Content-Disposition"] = content_disposition(att.filename)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def content_disposition(filename: str) -> str:
+    safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:100] or "attachment"
+    return f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(filename[:200])}"

@@ -1,0 +1,215 @@
+"""Every route, table-driven: who may use it, and what everybody else gets.
+
+Adding a route? Add ONE line to ROUTES: the endpoint and who may use it:
+  PUBLIC     no sign-in (webhooks, the chat widget, the login page; they protect themselves)
+  USER       any signed-in user (pages that only show the user's own tenants' data)
+  STAFF      any role in the object's tenant (caseworkers see only their teams' conversations)
+  RECORDS    records officers (and admins)
+  ADMIN      admins only
+If the URL has a parameter this file does not know yet, add it to `World.params`.
+The test fails when an endpoint is missing from the table, or listed but gone.
+
+For each non-public endpoint and each of its methods it checks:
+  anonymous -> redirect to the login page (or 401);
+  signed in with a lower role in the same tenant -> 403;
+  a caseworker outside the conversation's team -> 404 (when the URL names a conversation);
+  an admin of ANOTHER tenant -> 404 (when the URL names a tenant's object);
+  the right role -> neither 401, 403, 404 nor 5xx.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from archiving import triage
+from inbox.extensions import db
+from inbox.models import Attachment, ChannelKind, IdentityKind, Role, TeamMember
+from inbox.services import canned, merging
+from inbox.services.ingest import InboundAttachment
+from tests.factories import PASSWORD
+
+PUBLIC, USER, STAFF, RECORDS, ADMIN = "public", "user", "staff", "records", "admin"
+
+ROUTES: dict[str, str] = {
+    "static": PUBLIC,
+    "healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": USER,
+    "account.language": PUBLIC,
+    "demo.page": PUBLIC,
+    "webchat.widget_script": PUBLIC,
+    "webchat.chat_frame": PUBLIC,
+    "webchat.new_visitor": PUBLIC,
+    "webchat.post_message": PUBLIC,
+    "webchat.list_messages": PUBLIC,
+    "queue.index": USER,
+    "conversation.show": STAFF,
+    "conversation.reply": STAFF,
+    "conversation.flag": STAFF,
+    "conversation.attachment": STAFF,
+    "conversation_actions.assign": STAFF,
+    "conversation_actions.transfer": STAFF,
+    "conversation_actions.status": STAFF,
+    "conversation_actions.snooze": STAFF,
+    "conversation_actions.merge": STAFF,
+    "conversation_actions.merge_contact": STAFF,
+    "conversation_actions.unmerge_contact": STAFF,
+    "records.review": RECORDS,
+    "records.approve": RECORDS,
+    "canned.index": ADMIN,
+    "canned.create": ADMIN,
+    "canned.edit": ADMIN,
+    "canned.delete": ADMIN,
+}
+
+# Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
+ALLOWED = {USER: "caseworker", STAFF: "caseworker", RECORDS: "records", ADMIN: "admin"}
+LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records"}
+OBJECT_PARAMS = {"conversation_id", "contact_id", "canned_id", "item_id", "attachment_id"}
+
+
+class World:
+    """Tenant A with a team and staff of every role; tenant B with its own admin."""
+
+    def __init__(self, app: Flask, factory: Any) -> None:
+        self.app, self.factory = app, factory
+        self.tenant = factory.tenant()
+        self.team = factory.team(self.tenant, "Byggesak")
+        self.account = factory.channel(self.tenant, ChannelKind.WEBCHAT, team_id=self.team.id)
+        other = factory.tenant()
+        self.users = {
+            "caseworker": factory.user(self.tenant, Role.CASEWORKER),
+            "outsider": factory.user(self.tenant, Role.CASEWORKER),
+            "records": factory.user(self.tenant, Role.RECORDS_OFFICER),
+            "admin": factory.user(self.tenant, Role.ADMIN),
+            "other_admin": factory.user(other, Role.ADMIN),
+        }
+        db.session.add(TeamMember(team_id=self.team.id, user_id=self.users["caseworker"].id))
+        db.session.commit()
+        self.clients: dict[str | None, Any] = {None: app.test_client()}
+        for name, user in self.users.items():
+            client = app.test_client()
+            forget_user()
+            resp = client.post("/login", data={"email": user.email, "password": PASSWORD})
+            assert resp.status_code == 302
+            self.clients[name] = client
+
+    def params(self) -> dict[str, Any]:
+        """Fresh objects of tenant A for every URL parameter (cheap: no users)."""
+        conv = self.factory.conversation(
+            self.account,
+            body="Hei",
+            attachments=[InboundAttachment("brev.pdf", "application/pdf", data=b"%PDF-1.4")],
+        )
+        merged = self.factory.inbound(
+            self.account, identity="+4791234567", kind=IdentityKind.PHONE
+        ).conversation.contact
+        merging.merge_contacts(merged, conv.contact, self.users["admin"])
+        reply = canned.create(self.tenant.id, self.users["admin"], f"Svar {conv.id}", "Hei!")
+        item = triage.flag_conversation(
+            conv, self.users["caseworker"], case_number="", new_case_title="Sak", title="Spørsmål"
+        )
+        db.session.commit()
+        return {
+            "conversation_id": conv.id,
+            "contact_id": merged.id,
+            "canned_id": reply.id,
+            "item_id": item.id,
+            "attachment_id": db.session.scalar(
+                select(Attachment.id).where(Attachment.tenant_id == self.tenant.id).limit(1)
+            ),
+            "widget_key": self.account.external_id,
+            "slug": self.tenant.slug,
+            "filename": "css/inbox.css",
+        }
+
+
+def forget_user() -> None:
+    """The test's app context is shared by its requests, and Flask-Login caches the user in
+    `g`: forget it, so each client's request loads its own user from its session."""
+    from flask import g
+
+    g.pop("_login_user", None)
+
+
+def _requests(app: Flask) -> list[tuple[str, str, set[str]]]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((rule.endpoint, method, set(rule.arguments)))
+    return out
+
+
+def _call(world: World, who: str | None, endpoint: str, method: str, args: set[str], params=None):  # type: ignore[no-untyped-def]
+    from flask import url_for
+
+    params = params or world.params()
+    with world.app.test_request_context():
+        url = url_for(endpoint, **{k: params[k] for k in args})
+    client = world.clients[who]
+    forget_user()
+    return client.open(url, method=method, data={}, headers={"Accept": "text/html"})
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - ROUTES.keys())
+    stale = sorted(ROUTES.keys() - endpoints)
+    assert not missing, f"add these endpoints to ROUTES in {__file__}: {missing}"
+    assert not stale, f"these ROUTES entries have no route any more: {stale}"
+
+
+@pytest.fixture
+def world(app: Flask, factory: Any) -> World:
+    return World(app, factory)
+
+
+def test_every_route_refuses_the_wrong_people(app: Flask, world: World) -> None:
+    failures = []
+    params = world.params()  # refused requests change nothing, so one set of objects will do
+    for endpoint, method, args in _requests(app):
+        access = ROUTES.get(endpoint, PUBLIC)
+        if access == PUBLIC:
+            continue
+        where = f"{method} {endpoint}"
+        resp = _call(world, None, endpoint, method, args, params)
+        if not (resp.status_code == 401 or "/login" in resp.headers.get("Location", "")):
+            failures.append(f"{where}: anonymous got {resp.status_code}")
+        lower = LOWER[access]
+        if lower:
+            resp = _call(world, lower, endpoint, method, args, params)
+            if resp.status_code != 403:
+                failures.append(f"{where}: {lower} got {resp.status_code}, not 403")
+        if "conversation_id" in args:
+            resp = _call(world, "outsider", endpoint, method, args, params)
+            if resp.status_code != 404:
+                failures.append(f"{where}: caseworker outside the team got {resp.status_code}")
+        if args & OBJECT_PARAMS:
+            resp = _call(world, "other_admin", endpoint, method, args, params)
+            if resp.status_code != 404:
+                failures.append(f"{where}: other tenant's admin got {resp.status_code}, not 404")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_route_lets_the_right_role_in(app: Flask, world: World) -> None:
+    failures = []
+    shared = world.params()  # reads share one set of objects; each write gets fresh ones
+    for endpoint, method, args in _requests(app):
+        access = ROUTES.get(endpoint, PUBLIC)
+        if access == PUBLIC:
+            continue
+        who = ALLOWED[access]
+        params = shared if method == "GET" else None
+        resp = _call(world, who, endpoint, method, args, params)
+        if resp.status_code in (401, 403, 404) or resp.status_code >= 500:
+            failures.append(f"{method} {endpoint}: {who} got {resp.status_code}")
+        if endpoint == "auth.logout":  # sign in again for the next routes
+            forget_user()
+            world.clients[who].post(
+                "/login", data={"email": world.users[who].email, "password": PASSWORD}
+            )
+    assert not failures, "\n".join(failures)
