@@ -12,6 +12,8 @@ from inbox.models import ChannelAccount, ChannelKind, Conversation, DeliveryStat
 class SendResult:
     provider_message_id: str | None
     status: DeliveryStatus
+    # What the sent message ended up under at the provider (the comment it answers).
+    provider_parent_id: str | None = None
 
 
 class SendError(Exception):

@@ -500,7 +500,7 @@ def test_attachments_and_edits_in_the_thread(app, client, login, factory, desk):
     login(desk["cw"])
     page = client.get(f"/c/{msg.conversation_id}").get_data(as_text=True)
     assert "kart&#34;&lt;b&gt;.html" in page and "Se vedlegg (første versjon)" in page
-    assert "Endret" in page
+    assert "Redigert" in page  # the edit is marked, with the earlier text
     att_id = msg.attachments[0].id
     resp = client.get(f"/c/attachments/{att_id}")
     assert resp.status_code == 200 and resp.data == b"<script>alert(1)</script>"

@@ -17,6 +17,7 @@ from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import AuditEntry
 from inbox.models.base import utcnow
+from tests.archiving_support import pdf_text
 from tests.fakes.noark5 import FakeNoark5
 from tests.records_helpers import approved_item
 from workers.housekeeping import sweep
@@ -52,7 +53,7 @@ def assert_complete(fake, key):
     return jp, data
 
 
-def test_whole_flow_into_a_new_case(app, factory, tasks, noark):
+def test_whole_flow_into_a_new_case(app, factory, tasks, noark, tmp_path):
     item = rest_item(factory, noark)
     assert tasks.run_all() == ["journalled"]
 
@@ -75,14 +76,15 @@ def test_whole_flow_into_a_new_case(app, factory, tasks, noark):
         hashlib.sha256(a_bytes).hexdigest(),
     ]
     assert [r.document_size for r in receipts] == [len(q_bytes), len(a_bytes)]
-    assert "Jeg klager på vedtaket" in q_bytes.decode() and "Takk, klagen" in a_bytes.decode()
+    assert "Jeg klager på vedtaket" in pdf_text(q_bytes, tmp_path)
+    assert "Takk, klagen" in pdf_text(a_bytes, tmp_path)
     assert question["dokumentetsDato"].endswith("+00:00")
     # Discovered from /api, authenticated every time, files sent with type and length.
     assert noark.requests[0].path == "/api"
     assert all(r.headers.get("Authorization") == "Bearer test-token" for r in noark.requests)
     uploads = [r for r in noark.requests if r.path.endswith("/fil") and r.method == "POST"]
     assert [u.headers["Content-Length"] for u in uploads] == [str(len(q_bytes)), str(len(a_bytes))]
-    assert all(u.headers["Content-Type"].startswith("text/plain") for u in uploads)
+    assert all(u.headers["Content-Type"] == "application/pdf" for u in uploads)
     audit = db.session.scalars(
         select(AuditEntry).where(AuditEntry.action == "archive.journalled")
     ).one()

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from archiving import triage
 from inbox.extensions import db
 from inbox.models import Attachment, ChannelKind, IdentityKind, Role, TeamMember
+from inbox.models.matching import ContactMatchSuggestion, MatchReason
 from inbox.services import canned, merging
 from inbox.services.ingest import InboundAttachment
 from tests.factories import PASSWORD
@@ -64,12 +65,36 @@ ROUTES: dict[str, str] = {
     "canned.create": ADMIN,
     "canned.edit": ADMIN,
     "canned.delete": ADMIN,
+    "records.approve_many": RECORDS,
+    "records.document": RECORDS,
+    "records.edit": RECORDS,
+    "records.item": RECORDS,
+    "records.journalled": RECORDS,
+    "records.retry": RECORDS,
+    "records.return_item": RECORDS,
+    "triage.flag": STAFF,
+    "triage.reflag": STAFF,
+    "triage.withdraw": STAFF,
+    "matching.decide": STAFF,
+    # Provider webhooks authenticate by signature (tested per channel).
+    "facebook.receive": PUBLIC,
+    "facebook.verify": PUBLIC,
+    "twilio_sms.inbound": PUBLIC,
+    "twilio_sms.status": PUBLIC,
+    "webcomments.receive": PUBLIC,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
 ALLOWED = {USER: "caseworker", STAFF: "caseworker", RECORDS: "records", ADMIN: "admin"}
 LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records"}
-OBJECT_PARAMS = {"conversation_id", "contact_id", "canned_id", "item_id", "attachment_id"}
+OBJECT_PARAMS = {
+    "conversation_id",
+    "contact_id",
+    "canned_id",
+    "item_id",
+    "attachment_id",
+    "suggestion_id",
+}
 
 
 class World:
@@ -113,8 +138,20 @@ class World:
         item = triage.flag_conversation(
             conv, self.users["caseworker"], case_number="", new_case_title="Sak", title="Spørsmål"
         )
+        suggestion = ContactMatchSuggestion(
+            tenant_id=self.tenant.id,
+            contact_a_id=conv.contact.id,
+            contact_b_id=self.factory.conversation(self.account).contact_id,
+            reason=MatchReason.LIKELY,
+            matched_on="name",
+        )
+        db.session.add(suggestion)
         db.session.commit()
         return {
+            "suggestion_id": suggestion.id,
+            "action": "reject",
+            "part": 0,
+            "index": 0,
             "conversation_id": conv.id,
             "contact_id": merged.id,
             "canned_id": reply.id,

@@ -106,7 +106,10 @@ class MessengerConnector(_FacebookConnector):
         return self._blocked_reason(conversation)
 
     def reply_limits(self, conversation: Conversation) -> dict[str, Any]:
-        return reply_limits(conversation)
+        limits = reply_limits(conversation)
+        # The key the inbox's reply box shows as "you can reply until".
+        limits["window_closes_at"] = limits["window_ends_at"]
+        return limits
 
     def send(self, account: ChannelAccount, message: Message) -> SendResult:
         conv = message.conversation
@@ -146,8 +149,9 @@ class CommentsConnector(_FacebookConnector):
         comment_id = result.get("id")
         if not isinstance(comment_id, str):
             raise TransientSendError("Facebook did not return a comment id.")
-        message.provider_parent_id = target
-        return SendResult(provider_message_id=comment_id, status=DeliveryStatus.SENT)
+        return SendResult(
+            provider_message_id=comment_id, status=DeliveryStatus.SENT, provider_parent_id=target
+        )
 
 
 def _psid(conv: Conversation) -> str | None:

@@ -87,7 +87,10 @@ class TwilioSmsConnector:
         return {
             "channel": "sms",
             "max_chars": MAX_BODY_CHARS,
-            "segment_chars": {"GSM-7": [160, 153], "UCS-2": [70, 67]},
+            # The inbox's counter splits at the GSM-7 part size; the exact split per encoding
+            # is in "segment_sizes".
+            "segment_chars": 153,
+            "segment_sizes": {"GSM-7": [160, 153], "UCS-2": [70, 67]},
             "empty": limits("").as_dict(),
         }
 

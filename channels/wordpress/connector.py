@@ -68,9 +68,11 @@ class WebCommentsConnector:
             if exc.transient:
                 raise TransientSendError(str(exc), code=str(exc.status or "network")) from exc
             raise PermanentSendError(str(exc), code=exc.code or str(exc.status)) from exc
-        if not message.provider_parent_id and parent:
-            message.provider_parent_id = str(parent)
-        return SendResult(provider_message_id=str(created["id"]), status=DeliveryStatus.SENT)
+        return SendResult(
+            provider_message_id=str(created["id"]),
+            status=DeliveryStatus.SENT,
+            provider_parent_id=str(parent) if parent else None,
+        )
 
 
 def _latest_comment_id(conversation_id: int) -> str | None:

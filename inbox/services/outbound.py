@@ -60,6 +60,7 @@ def send(message_id: int) -> tuple[str, int | None]:
     # while the provider was called: re-read under lock so it is never moved backwards.
     db.session.refresh(msg, with_for_update=True)
     msg.provider_message_id = result.provider_message_id or msg.provider_message_id
+    msg.provider_parent_id = result.provider_parent_id or msg.provider_parent_id
     msg.sent_at = utcnow()
     update_delivery_status(msg, result.status)
     db.session.commit()
