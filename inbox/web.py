@@ -12,7 +12,10 @@ from inbox.extensions import db
 
 def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
+    from channels.webchat import limits as webchat_limits
+    from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
+    from inbox import presence
     from inbox.cli import register_commands
     from inbox.views.auth import bp as auth_bp
     from inbox.views.conversation import bp as conversation_bp
@@ -21,6 +24,9 @@ def register(app: Flask) -> None:
 
     for bp in (auth_bp, queue_bp, conversation_bp, records_bp, webchat_bp, demo_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(webchat_staff_bp)
+    webchat_limits.init_app(app)
+    presence.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)
