@@ -8,6 +8,7 @@
   var root = document.getElementById("chat");
   var d = root.dataset;
   var log = document.getElementById("chat-log");
+  var scroller = document.getElementById("chat-scroll");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-input");
   var statusLine = document.getElementById("chat-status");
@@ -113,7 +114,7 @@
       li.appendChild(receipt);
     }
     log.appendChild(li);
-    log.scrollTop = log.scrollHeight;
+    scroller.scrollTop = scroller.scrollHeight;
     if (!pending) { showRead(); }
   }
   function showRead() {

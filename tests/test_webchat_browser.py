@@ -1,0 +1,211 @@
+"""The chat widget in headless Chromium: real time, reconnecting, offline messages, keyboard
+use and an axe-core audit (WCAG 2.1 A/AA), also at 320 px."""
+
+from __future__ import annotations
+
+import pytest  # noqa: I001
+from sqlalchemy import select
+
+from channels.webchat import hours, services
+from inbox.extensions import db
+from inbox.models import Conversation, Message, Role
+from inbox.models.base import utcnow
+from inbox.services.conversations import mark_read, reply
+from tests.browser import axe_violations, chromium
+from tests.live import live_server, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def site(factory):  # type: ignore[no-untyped-def]
+    tenant = factory.tenant(name="Demo kommune")
+    account = factory.channel(tenant, name="Chat")
+    caseworker = factory.user(tenant, Role.CASEWORKER)
+    return tenant, account, caseworker
+
+
+def _online(user) -> None:  # type: ignore[no-untyped-def]
+    user.last_seen_at = utcnow()
+    db.session.commit()
+
+
+def _answer(tasks, caseworker, text: str) -> None:  # type: ignore[no-untyped-def]
+    db.session.expire_all()
+    conv = db.session.scalars(select(Conversation)).one()
+    reply(conv, caseworker, text)
+    db.session.commit()
+    tasks.run_all()
+
+
+def _bodies() -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Message.body).order_by(Message.id)))
+
+
+def _open_widget(page, base: str, tenant):  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/demo/{tenant.slug}")
+    page.get_by_role("button", name="Chat med oss").click()
+    return page.frame_locator("#servicetorg-chat-frame")
+
+
+def test_send_and_receive_in_real_time(app, site, tasks):
+    tenant, account, caseworker = site
+    _online(caseworker)
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page()
+        streams: list[str] = []
+        page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
+        chat = _open_widget(page, base, tenant)
+        chat.get_by_label("Din melding").fill("Når tømmes glassavfallet?")
+        chat.get_by_role("button", name="Send").click()
+        chat.locator(".chat__msg--citizen[data-id]").wait_for()
+        assert _bodies() == ["Når tømmes glassavfallet?"]
+
+        # The caseworker writes; the citizen sees "writing…", then the answer, without reloading.
+        conv = db.session.scalars(select(Conversation)).one()
+        services.set_staff_typing(conv, True, 30)
+        db.session.commit()
+        chat.get_by_text("Servicetorget skriver …").wait_for(timeout=5000)
+        _answer(tasks, caseworker, "Første mandag i måneden.")
+        chat.locator(".chat__msg--staff").get_by_text("Første mandag i måneden.").wait_for(
+            timeout=5000
+        )
+        assert streams, "the widget should listen on the event stream"
+        assert chat.locator("#chat-scroll").get_attribute("aria-live") == "polite"
+
+        # The caseworker opens the conversation: the citizen sees that it was read.
+        db.session.expire_all()
+        mark_read(db.session.scalars(select(Conversation)).one())
+        db.session.commit()
+        chat.locator(".chat__msg--citizen .chat__receipt").get_by_text("Lest").wait_for(
+            timeout=5000
+        )
+
+        # The conversation survives a page load (same visitor token).
+        page.reload()
+        page.get_by_role("button", name="Chat med oss").click()
+        chat.get_by_text("Første mandag i måneden.").wait_for(timeout=5000)
+        assert axe_violations(page) == []
+
+
+def test_reconnect_after_the_network_drops_sends_once(app, site, tasks):
+    tenant, account, caseworker = site
+    _online(caseworker)
+    with chromium() as browser, live_server(app) as base:
+        context = browser.new_context()
+        page = context.new_page()
+        chat = _open_widget(page, base, tenant)
+        chat.get_by_label("Din melding").fill("Første melding")
+        chat.get_by_role("button", name="Send").click()
+        chat.locator(".chat__msg--citizen[data-id]").wait_for()
+
+        context.set_offline(True)
+        chat.get_by_label("Din melding").fill("Skrevet uten nett")
+        chat.get_by_role("button", name="Send").click()
+        chat.get_by_text("Ikke sendt. Vi prøver igjen når forbindelsen er tilbake.").wait_for()
+        page.wait_for_timeout(2500)  # the widget retries while offline
+        assert _bodies() == ["Første melding"]
+
+        context.set_offline(False)
+        wait_for(lambda: "Skrevet uten nett" in _bodies(), timeout=10)
+        page.wait_for_timeout(3000)  # further retries must not double it
+        assert _bodies() == ["Første melding", "Skrevet uten nett"]
+        assert chat.locator(".chat__msg--citizen").get_by_text("Skrevet uten nett").count() == 1
+
+        # Answers reach the citizen again after the reconnect.
+        _answer(tasks, caseworker, "Vi har fått begge meldingene.")
+        chat.get_by_text("Vi har fått begge meldingene.").wait_for(timeout=8000)
+        context.close()
+
+
+def test_offline_message_with_reply_preference(app, site):
+    tenant, account, _caseworker = site
+    tenant.opening_hours = {d: [] for d in hours.DAYS}
+    db.session.commit()
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page(viewport={"width": 320, "height": 640})
+        page.goto(f"{base}/chat/{account.external_id}")
+        page.get_by_text("Vi har stengt nå.", exact=False).wait_for()
+        page.get_by_label("Din melding").fill("Jeg trenger hjelp med byggesøknad")
+        page.get_by_role("button", name="Send").click()
+        page.get_by_role("group", name="Hvordan vil du at vi skal svare deg?").wait_for()
+        page.get_by_label("På tekstmelding (SMS)").check()
+        page.get_by_label("Mobilnummer").fill("123")
+        page.get_by_role("button", name="Lagre hvordan dere skal svare meg").click()
+        page.get_by_text("Skriv et gyldig mobilnummer", exact=False).wait_for()
+        assert page.get_by_label("Mobilnummer").get_attribute("aria-invalid") == "true"
+        assert axe_violations(page) == []  # at 320 px, with the error showing
+        page.get_by_label("Mobilnummer").fill("+47 912 34 567")
+        page.get_by_role("button", name="Lagre hvordan dere skal svare meg").click()
+        page.get_by_text("Takk. Vi svarer deg slik du ba om.").wait_for()
+        assert page.locator("#chat-pref").is_hidden()
+        # No horizontal scrolling at 320 px (reflow).
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+    db.session.expire_all()
+    conv = db.session.scalars(select(Conversation)).one()
+    assert conv.meta["reply_preference"]["method"] == "sms"
+    assert conv.meta["reply_preference"]["value"] == "+4791234567"
+    assert _bodies() == ["Jeg trenger hjelp med byggesøknad"]
+
+
+def test_keyboard_only_download_end_and_accessibility(app, site):
+    tenant, account, caseworker = site
+    _online(caseworker)
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/demo/{tenant.slug}?lang=nb")
+        assert axe_violations(page) == []
+        button = page.get_by_role("button", name="Chat med oss")
+        for _ in range(10):  # Tab until the chat button has focus
+            page.keyboard.press("Tab")
+            if button.evaluate("b => b.getRootNode().activeElement === b"):
+                break
+        page.keyboard.press("Enter")
+        assert page.get_by_role("button", name="Lukk chat").get_attribute("aria-expanded") == "true"
+        frame = page.frame_locator("#servicetorg-chat-frame")
+        frame.get_by_label("Din melding").wait_for()
+        wait_for(
+            lambda: (
+                frame.locator("body").evaluate("() => document.activeElement.id") == "chat-input"
+            ),
+            timeout=5,
+        )
+        page.keyboard.type("Skrevet bare med tastaturet")
+        page.keyboard.press("Enter")
+        frame.locator(".chat__msg--citizen[data-id]").wait_for()
+        assert axe_violations(page) == []
+
+        # Download my conversation (a plain-text file of what the citizen sees).
+        with page.expect_download() as dl:
+            frame.get_by_role("button", name="Last ned samtalen min").press("Enter")
+        path = dl.value.path()
+        with open(path, encoding="utf-8") as fh:
+            assert "Skrevet bare med tastaturet" in fh.read()
+
+        # Escape closes the chat and gives focus back to the button.
+        page.keyboard.press("Escape")
+        assert page.locator("#servicetorg-chat-frame").is_hidden()
+        assert button.get_attribute("aria-expanded") == "false"
+        assert button.evaluate("b => b.getRootNode().activeElement === b")
+
+        # End chat: the browser forgets the token; a reload starts an empty chat.
+        button.press("Enter")
+        frame.get_by_role("button", name="Avslutt chatten").click()
+        frame.get_by_text("Chatten er avsluttet.", exact=False).wait_for()
+        page.reload()
+        page.get_by_role("button", name="Chat med oss").click()
+        frame.get_by_label("Din melding").wait_for()
+        page.wait_for_timeout(500)
+        assert frame.locator(".chat__msg").count() == 0
+
+        # The frame itself, English, at 320 px and at 200 % zoom-equivalent width.
+        for width in (320, 640):
+            small = browser.new_page(viewport={"width": width, "height": 600})
+            small.goto(f"{base}/chat/{account.external_id}?lang=en")
+            small.get_by_label("Your message").wait_for()
+            small.get_by_text("Privacy").click()
+            assert axe_violations(small) == []
+            assert small.evaluate("document.documentElement.scrollWidth") <= width
+            small.close()
