@@ -29,8 +29,15 @@ SECRET_ENV = "TEST_WEBCHAT_IDENTITY_SECRET"
 ALWAYS_CLOSED = {d: [] for d in hours.DAYS}
 
 
+def _random_ip() -> str:
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+
+
 @pytest.fixture
 def chat(app, factory, client):  # type: ignore[no-untyped-def]
+    # Each test is its own visitor address: with Redis, per-IP counters last the whole run.
+    client.environ_base["REMOTE_ADDR"] = _random_ip()
+
     class Chat:
         tenant = factory.tenant(chat_identity_secret_ref=SECRET_ENV)
         account = factory.channel(tenant)

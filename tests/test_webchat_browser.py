@@ -104,12 +104,12 @@ def test_reconnect_after_the_network_drops_sends_once(app, site, tasks):
         chat.get_by_label("Din melding").fill("Skrevet uten nett")
         chat.get_by_role("button", name="Send").click()
         chat.get_by_text("Ikke sendt. Vi prøver igjen når forbindelsen er tilbake.").wait_for()
-        page.wait_for_timeout(2500)  # the widget retries while offline
+        page.wait_for_timeout(2200)  # the widget retries (every 2 s) while offline
         assert _bodies() == ["Første melding"]
 
         context.set_offline(False)
         wait_for(lambda: "Skrevet uten nett" in _bodies(), timeout=10)
-        page.wait_for_timeout(3000)  # further retries must not double it
+        page.wait_for_timeout(2200)  # a further retry round must not double it
         assert _bodies() == ["Første melding", "Skrevet uten nett"]
         assert chat.locator(".chat__msg--citizen").get_by_text("Skrevet uten nett").count() == 1
 
