@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_ONLINE_WINDOW_SECONDS": 300,  # a caseworker seen this recently counts as online
     "WEBCHAT_STREAM_SECONDS": 25,  # one server-sent-events response lasts at most this long
     "WEBCHAT_STREAM_POLL_SECONDS": 1.0,  # how often a stream looks for news in the database
+    # Open streams per web process (each holds a thread); beyond it the widget polls instead.
+    "WEBCHAT_MAX_STREAMS": 8,
     "WEBCHAT_TYPING_SECONDS": 6,  # a caseworker's typing signal shows this long
     "WEBCHAT_MAX_REQUEST_BYTES": 32 * 1024,  # largest JSON body the public chat API accepts
     # Rate limits (Flask-Limiter syntax); Redis at REDIS_URL stores them, memory otherwise.

@@ -252,9 +252,11 @@ def test_stream_sends_messages_read_typing_and_ends(app, chat, client):
     token = chat.token()
     first = chat.send(token, "Første").json["message"]
     chat.send(token, "Andre")
-    resp = client.get(f"{chat.base}/stream?after={first['id']}", headers={"X-Chat-Token": token})
-    assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
-    text = resp.get_data(as_text=True)
+    with client.get(
+        f"{chat.base}/stream?after={first['id']}", headers={"X-Chat-Token": token}
+    ) as resp:
+        assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+        text = resp.get_data(as_text=True)
     assert '"body": "Andre"' in text and '"body": "Første"' not in text
     for event in ("event: read_up_to", "event: typing", "event: availability", "event: end"):
         assert event in text
@@ -405,3 +407,17 @@ def test_chat_frame_headers_allow_embedding_only_where_configured(chat, client, 
     refresh()  # the test shares one app context between requests; Babel caches the locale there
     nn = client.get(f"/chat/{chat.account.external_id}?lang=nn").get_data(as_text=True)
     assert "Meldinga di" in nn and "Avslutt chatten" in nn
+
+
+def test_stream_cap_sends_the_widget_to_polling(app, chat, client):
+    app.config.update(WEBCHAT_MAX_STREAMS=0)
+    token = chat.token()
+    resp = client.get(f"{chat.base}/stream", headers={"X-Chat-Token": token})
+    assert resp.status_code == 503 and resp.json["error"] == "busy"
+    assert chat.get(token).status_code == 200  # polling still works
+    app.config.update(
+        WEBCHAT_MAX_STREAMS=1, WEBCHAT_STREAM_SECONDS=0, WEBCHAT_STREAM_POLL_SECONDS=0
+    )
+    for _ in range(3):  # each finished stream gives its place back
+        with client.get(f"{chat.base}/stream", headers={"X-Chat-Token": token}) as resp:
+            assert resp.status_code == 200 and "event: end" in resp.get_data(as_text=True)

@@ -7,6 +7,7 @@ exempt from CSRF and sends no CORS headers: only the chat frame (our own origin)
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,10 @@ from inbox.models import ChannelAccount, Direction, Message, Tenant
 from inbox.models.base import utcnow
 
 bp = Blueprint("webchat", __name__)
+# Open event streams in this process: each holds a server thread, so they are capped and the
+# widget polls instead when the cap is reached (WEBCHAT_MAX_STREAMS).
+_open_streams = 0
+_streams_lock = threading.Lock()
 csrf.exempt(bp)  # the JSON API authenticates with the visitor token, not a cookie
 
 IDENTITY_ERRORS = {
@@ -230,6 +235,10 @@ def stream(widget_key: str):  # type: ignore[no-untyped-def]
     cfg = current_app.config
     account_id = account.id
     duration, interval = cfg["WEBCHAT_STREAM_SECONDS"], cfg["WEBCHAT_STREAM_POLL_SECONDS"]
+    if not _claim_stream(cfg["WEBCHAT_MAX_STREAMS"]):
+        resp = _error(503, "busy", _("Live updates are busy; the chat checks for news instead."))
+        resp.headers["Retry-After"] = "30"
+        return resp
 
     def events():  # type: ignore[no-untyped-def]
         last_id = int(after) if after.isdigit() else 0
@@ -262,11 +271,28 @@ def stream(widget_key: str):  # type: ignore[no-untyped-def]
             ticks += 1
             time.sleep(interval)
 
-    return Response(
+    resp = Response(
         stream_with_context(events()),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+    resp.call_on_close(_release_stream)
+    return resp
+
+
+def _claim_stream(limit: int) -> bool:
+    global _open_streams
+    with _streams_lock:
+        if _open_streams >= limit:
+            return False
+        _open_streams += 1
+        return True
+
+
+def _release_stream() -> None:
+    global _open_streams
+    with _streams_lock:
+        _open_streams = max(0, _open_streams - 1)
 
 
 def _event(name: str, data: Any, event_id: int | None = None) -> str:
