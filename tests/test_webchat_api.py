@@ -421,3 +421,10 @@ def test_stream_cap_sends_the_widget_to_polling(app, chat, client):
     for _ in range(3):  # each finished stream gives its place back
         with client.get(f"{chat.base}/stream", headers={"X-Chat-Token": token}) as resp:
             assert resp.status_code == 200 and "event: end" in resp.get_data(as_text=True)
+
+
+def test_documented_signature_example():
+    # docs/webchat.md: echo -n 'innbygger-42:1795000000' | openssl dgst -sha256 -hmac 's3cret'
+    assert sign("s3cret", "innbygger-42", 1795000000) == (
+        "3d1de18f1354cd5fcb4773fb78093d7f8d454c4286e23418f42775a6bf0967b6"
+    )

@@ -3,8 +3,13 @@ use and an axe-core audit (WCAG 2.1 A/AA), also at 320 px."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest  # noqa: I001
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from channels.webchat import hours, services
 from inbox.extensions import db
@@ -209,3 +214,89 @@ def test_keyboard_only_download_end_and_accessibility(app, site):
             assert axe_violations(small) == []
             assert small.evaluate("document.documentElement.scrollWidth") <= width
             small.close()
+
+
+def test_signed_in_visitor_on_a_foreign_page(app, site, monkeypatch):
+    import time
+
+    from channels.webchat.identity import sign
+    from inbox.models import ContactIdentity, IdentityKind
+
+    tenant, account, _caseworker = site
+    monkeypatch.setenv("TEST_BROWSER_CHAT_SECRET", "nettstedets-hemmelighet")
+    tenant.chat_identity_secret_ref = "TEST_BROWSER_CHAT_SECRET"
+    db.session.commit()
+    ts = int(time.time())
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page()
+
+        def embed(sig: str) -> str:
+            return (
+                '<!doctype html><html lang="en"><head><title>Kommunen</title>'
+                "<style>button{background:red!important;font-size:40px}</style></head>"
+                "<body><main><h1>Min side</h1></main>"
+                f'<script async src="{base}/widget.js" data-key="{account.external_id}" '
+                f'data-user-id="innbygger-7" data-user-ts="{ts}" data-user-sig="{sig}"></script>'
+                "</body></html>"
+            )
+
+        # The municipality's own site: another origin (its own server on another port).
+        pages = {"/": embed(sign("nettstedets-hemmelighet", "innbygger-7", ts))}
+        pages["/forged"] = embed("0" * 64)
+        with _static_site(pages) as site_url:
+            page.goto(site_url + "/")
+            button = page.get_by_role("button", name="Chat with us")
+            # The page's CSS does not reach the widget's button; no globals are added.
+            assert button.evaluate("b => getComputedStyle(b).backgroundColor") == (
+                "rgb(0, 80, 158)"
+            )
+            assert page.evaluate("Object.keys(window).filter(k => /servicetorg/i.test(k))") == []
+            button.click()
+            chat = page.frame_locator("#servicetorg-chat-frame")
+            chat.get_by_label("Your message").fill("Hello from my account")
+            chat.get_by_role("button", name="Send").click()
+            chat.locator(".chat__msg--citizen[data-id]").wait_for()
+            db.session.expire_all()
+            ident = db.session.scalars(
+                select(ContactIdentity).where(ContactIdentity.kind == IdentityKind.CHAT_USER)
+            ).one()
+            assert ident.value == "innbygger-7"
+            assert db.session.scalars(select(Message)).one().contact_id == ident.contact_id
+
+            # A forged signature: the chat says so and continues anonymously.
+            page2 = browser.new_page()
+            page2.goto(site_url + "/forged")
+            page2.get_by_role("button", name="Chat with us").click()
+            chat2 = page2.frame_locator("#servicetorg-chat-frame")
+            chat2.get_by_label("Your message").fill("Anonymous after all")
+            chat2.get_by_role("button", name="Send").click()
+            chat2.get_by_text("so this chat is anonymous", exact=False).wait_for()
+            chat2.locator(".chat__msg--citizen[data-id]").wait_for()
+        db.session.expire_all()
+        anon = db.session.scalars(
+            select(Message).where(Message.body == "Anonymous after all")
+        ).one()
+        assert anon.contact_id != ident.contact_id
+
+
+@contextmanager
+def _static_site(pages: dict[str, str]) -> Iterator[str]:
+    """A stand-in for the municipality's web site, on its own origin."""
+
+    def wsgi(environ, start_response):  # type: ignore[no-untyped-def]
+        body = pages.get(environ["PATH_INFO"])
+        if body is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body.encode()]
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # "localhost" rather than 127.0.0.1: a different origin from the inbox.
+        yield f"http://localhost:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)

@@ -19,6 +19,7 @@
   var storeKey = "servicetorg.chat." + d.key;
   var state = { token: null, user: null, lastId: 0, outbox: [], readUpTo: 0, askPref: false };
   var streaming = false, streamFailures = 0, flushing = false, ended = false;
+  var sticky = "";  // a notice that stays until something newer replaces it
 
   function load() {
     try {
@@ -75,7 +76,8 @@
     var anonymous = function () { return request("POST", d.visitorApi, {}); };
     var first = vouched ? request("POST", d.visitorApi, vouched).catch(function (err) {
       if (err.status === 400 || err.status === 403) {
-        statusLine.textContent = d.identityFailed + " " + err.message;
+        sticky = d.identityFailed + " " + err.message;
+        statusLine.textContent = sticky;
         vouched = null;
         return anonymous();
       }
@@ -157,7 +159,7 @@
       if (data.availability) { showAvailability(data.availability); }
       if (data.ask_reply_preference) { state.askPref = true; }
       save(); showPreference();
-      statusLine.textContent = "";
+      statusLine.textContent = sticky;
       flushing = false;
       return flush();
     }).catch(function (err) {
@@ -179,7 +181,7 @@
     return request("GET", d.api + "?after=" + state.lastId).then(function (data) {
       data.messages.forEach(applyMessage);
       applyState(data);
-      if (statusLine.textContent === d.offline) { statusLine.textContent = ""; }
+      if (statusLine.textContent === d.offline) { statusLine.textContent = sticky; }
     }).catch(function (err) {
       statusLine.textContent = err.status === 429 ? err.message : d.offline;
     });
@@ -274,7 +276,7 @@
   });
   document.getElementById("chat-end").addEventListener("click", function () {
     var done = function () {
-      ended = true; forget();
+      ended = true; forget(); sticky = "";
       log.textContent = ""; typingLine.textContent = ""; prefForm.hidden = true;
       statusLine.textContent = d.ended;
       ended = false;
