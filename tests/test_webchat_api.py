@@ -428,3 +428,18 @@ def test_documented_signature_example():
     assert sign("s3cret", "innbygger-42", 1795000000) == (
         "3d1de18f1354cd5fcb4773fb78093d7f8d454c4286e23418f42775a6bf0967b6"
     )
+
+
+def test_typing_endpoint_requires_the_csrf_token(app, chat, client, factory, login):
+    token = chat.token()
+    chat.send(token, "Hei")
+    conv = db.session.scalars(select(Conversation)).one()
+    login(factory.user(chat.tenant))
+    app.config["WTF_CSRF_ENABLED"] = True
+    url = f"/api/inbox/conversations/{conv.id}/typing"
+    assert client.post(url, json={"typing": True}).status_code == 400
+    assert chat.get(token).json["typing"] is False
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    csrf_token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    resp = client.post(url, json={"typing": True}, headers={"X-CSRFToken": csrf_token})
+    assert resp.status_code == 200 and chat.get(token).json["typing"] is True

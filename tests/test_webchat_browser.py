@@ -22,6 +22,19 @@ from tests.live import live_server, wait_for
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    with chromium() as b:  # one Chromium for the module: starting it is the slow part
+        yield b
+
+
+@pytest.fixture(autouse=True)
+def _close_pages(browser):  # type: ignore[no-untyped-def]
+    yield
+    for context in list(browser.contexts):
+        context.close()
+
+
 @pytest.fixture
 def site(factory):  # type: ignore[no-untyped-def]
     tenant = factory.tenant(name="Demo kommune")
@@ -54,10 +67,10 @@ def _open_widget(page, base: str, tenant):  # type: ignore[no-untyped-def]
     return page.frame_locator("#servicetorg-chat-frame")
 
 
-def test_send_and_receive_in_real_time(app, site, tasks):
+def test_send_and_receive_in_real_time(app, browser, site, tasks):
     tenant, account, caseworker = site
     _online(caseworker)
-    with chromium() as browser, live_server(app) as base:
+    with live_server(app) as base:
         page = browser.new_page()
         streams: list[str] = []
         page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
@@ -94,10 +107,10 @@ def test_send_and_receive_in_real_time(app, site, tasks):
         assert axe_violations(page) == []
 
 
-def test_reconnect_after_the_network_drops_sends_once(app, site, tasks):
+def test_reconnect_after_the_network_drops_sends_once(app, browser, site, tasks):
     tenant, account, caseworker = site
     _online(caseworker)
-    with chromium() as browser, live_server(app) as base:
+    with live_server(app) as base:
         context = browser.new_context()
         page = context.new_page()
         chat = _open_widget(page, base, tenant)
@@ -124,11 +137,11 @@ def test_reconnect_after_the_network_drops_sends_once(app, site, tasks):
         context.close()
 
 
-def test_offline_message_with_reply_preference(app, site):
+def test_offline_message_with_reply_preference(app, browser, site):
     tenant, account, _caseworker = site
     tenant.opening_hours = {d: [] for d in hours.DAYS}
     db.session.commit()
-    with chromium() as browser, live_server(app) as base:
+    with live_server(app) as base:
         page = browser.new_page(viewport={"width": 320, "height": 640})
         page.goto(f"{base}/chat/{account.external_id}")
         page.get_by_text("Vi har stengt nå.", exact=False).wait_for()
@@ -155,10 +168,10 @@ def test_offline_message_with_reply_preference(app, site):
     assert _bodies() == ["Jeg trenger hjelp med byggesøknad"]
 
 
-def test_keyboard_only_download_end_and_accessibility(app, site):
+def test_keyboard_only_download_end_and_accessibility(app, browser, site):
     tenant, account, caseworker = site
     _online(caseworker)
-    with chromium() as browser, live_server(app) as base:
+    with live_server(app) as base:
         page = browser.new_page()
         page.goto(f"{base}/demo/{tenant.slug}?lang=nb")
         assert axe_violations(page) == []
@@ -216,7 +229,7 @@ def test_keyboard_only_download_end_and_accessibility(app, site):
             small.close()
 
 
-def test_signed_in_visitor_on_a_foreign_page(app, site, monkeypatch):
+def test_signed_in_visitor_on_a_foreign_page(app, browser, site, monkeypatch):
     import time
 
     from channels.webchat.identity import sign
@@ -227,7 +240,7 @@ def test_signed_in_visitor_on_a_foreign_page(app, site, monkeypatch):
     tenant.chat_identity_secret_ref = "TEST_BROWSER_CHAT_SECRET"
     db.session.commit()
     ts = int(time.time())
-    with chromium() as browser, live_server(app) as base:
+    with live_server(app) as base:
         page = browser.new_page()
 
         def embed(sig: str) -> str:
