@@ -218,6 +218,17 @@ def test_keyboard_only_download_end_and_accessibility(app, browser, site):
         page.wait_for_timeout(500)
         assert frame.locator(".chat__msg").count() == 0
 
+        # A phone: the demo page with the chat open fills the screen without sideways scrolling.
+        phone = browser.new_page(viewport={"width": 320, "height": 640})
+        phone.goto(f"{base}/demo/{tenant.slug}")
+        phone.get_by_role("button", name="Chat med oss").click()
+        phone.frame_locator("#servicetorg-chat-frame").get_by_label("Din melding").wait_for()
+        assert axe_violations(phone) == []
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 320
+        box = phone.locator("#servicetorg-chat-frame").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320
+        phone.close()
+
         # The frame itself, English, at 320 px and at 200 % zoom-equivalent width.
         for width in (320, 640):
             small = browser.new_page(viewport={"width": width, "height": 600})

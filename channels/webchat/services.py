@@ -94,6 +94,11 @@ def post_message(
     return msg
 
 
+def visitor_contact_id(account: ChannelAccount, token: str) -> int | None:
+    """The contact behind a visitor token (None until the visitor has written)."""
+    return _contact_id(account, token)
+
+
 def _contact_id(account: ChannelAccount, token: str) -> int | None:
     return db.session.scalar(
         select(ContactIdentity.contact_id).where(
@@ -129,9 +134,11 @@ def current_conversation(account: ChannelAccount, token: str) -> Conversation | 
     )
 
 
-def visitor_messages(account: ChannelAccount, token: str, after_id: int = 0) -> list[Message]:
+def visitor_messages(
+    account: ChannelAccount, token: str, after_id: int = 0, *, contact_id: int | None = None
+) -> list[Message]:
     """Messages the visitor may see (never internal notes), newest last."""
-    contact_id = _contact_id(account, token)
+    contact_id = contact_id or _contact_id(account, token)
     if contact_id is None:
         return []
     msgs = list(
@@ -156,10 +163,15 @@ def visitor_messages(account: ChannelAccount, token: str, after_id: int = 0) -> 
 
 
 def visitor_state(
-    account: ChannelAccount, token: str, after_id: int, now: datetime
+    account: ChannelAccount,
+    token: str,
+    after_id: int,
+    now: datetime,
+    *,
+    contact_id: int | None = None,
 ) -> dict[str, Any]:
     """Everything the widget shows besides messages: how far staff have read, who is typing."""
-    contact_id = _contact_id(account, token)
+    contact_id = contact_id or _contact_id(account, token)
     if contact_id is None:
         return {"read_up_to": 0, "typing": False}
     conv_ids = _conversation_ids(account, contact_id)

@@ -246,15 +246,23 @@ def stream(widget_key: str):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + duration
         ticks = 0
         yield "retry: 2000\n\n"
+        contact_id: int | None = None
         while True:
             acc = db.session.get(ChannelAccount, account_id)
             if acc is None or not acc.enabled:
                 yield _event("end", {"reason": "gone"})
                 return
-            for m in services.visitor_messages(acc, token, last_id):
-                last_id = max(last_id, m.id)
-                yield _event("message", _public(m), m.id)
-            news = services.visitor_state(acc, token, last_id, utcnow())
+            # The token's contact: looked up until the visitor has written, then re-checked
+            # now and then (ending the chat forgets the token).
+            if contact_id is None or ticks % 10 == 0:
+                contact_id = services.visitor_contact_id(acc, token)
+            if contact_id is None:
+                news: dict[str, Any] = {"read_up_to": 0, "typing": False}
+            else:
+                for m in services.visitor_messages(acc, token, last_id, contact_id=contact_id):
+                    last_id = max(last_id, m.id)
+                    yield _event("message", _public(m), m.id)
+                news = services.visitor_state(acc, token, last_id, utcnow(), contact_id=contact_id)
             if ticks % 10 == 0:
                 news["availability"] = _availability_json(_availability(acc))
             db.session.commit()

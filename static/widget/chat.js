@@ -19,7 +19,8 @@
   var storeKey = "servicetorg.chat." + d.key;
   var state = { token: null, user: null, lastId: 0, outbox: [], readUpTo: 0, askPref: false };
   var streaming = false, streamFailures = 0, flushing = false, ended = false;
-  var sticky = "";  // a notice that stays until something newer replaces it
+  var sticky = "";
+  var streamAbort = null;  // a notice that stays until something newer replaces it
 
   function load() {
     try {
@@ -194,7 +195,10 @@
     streaming = true;
     var buffer = "";
     var decoder = new TextDecoder();
-    fetch(d.streamApi + "?after=" + state.lastId, { headers: headers(), cache: "no-store" })
+    streamAbort = window.AbortController ? new AbortController() : null;
+    fetch(d.streamApi + "?after=" + state.lastId, {
+      headers: headers(), cache: "no-store", signal: streamAbort ? streamAbort.signal : undefined
+    })
       .then(function (r) {
         if (!r.ok || !r.body) { throw new Error("stream " + r.status); }
         var reader = r.body.getReader();
@@ -277,6 +281,7 @@
   document.getElementById("chat-end").addEventListener("click", function () {
     var done = function () {
       ended = true; forget(); sticky = "";
+      if (streamAbort) { streamAbort.abort(); }
       log.textContent = ""; typingLine.textContent = ""; prefForm.hidden = true;
       statusLine.textContent = d.ended;
       ended = false;
