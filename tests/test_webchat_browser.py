@@ -176,6 +176,10 @@ def test_keyboard_only_download_end_and_accessibility(app, browser, site):
         page.goto(f"{base}/demo/{tenant.slug}?lang=nb")
         assert axe_violations(page) == []
         button = page.get_by_role("button", name="Chat med oss")
+        # Styled despite the page's strict CSP (no inline <style>), fixed at the bottom right.
+        assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(0, 80, 158)"
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] > 1280 - 40
         for _ in range(10):  # Tab until the chat button has focus
             page.keyboard.press("Tab")
             if button.evaluate("b => b.getRootNode().activeElement === b"):

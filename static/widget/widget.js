@@ -34,15 +34,16 @@
     var host = document.createElement("div");
     host.id = "servicetorg-chat";
     var shadow = host.attachShadow({ mode: "open" });
-    var style = document.createElement("style");
-    style.textContent =
+    // Styles through CSSOM (a constructed sheet, or inline styles as a fallback): a <style>
+    // element would be blocked by the host page's Content-Security-Policy.
+    var css =
       ":host{all:initial}" +
       "button{all:initial;box-sizing:border-box;position:fixed;right:1rem;bottom:1rem;" +
       "z-index:2147483000;padding:.75rem 1.25rem;border-radius:2rem;border:2px solid #fff;" +
       "background:#00509e;color:#fff;font:600 1rem/1.2 system-ui,sans-serif;cursor:pointer;" +
       "box-shadow:0 2px 8px rgba(0,0,0,.3);min-height:44px}" +
       "button:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}" +
-      "iframe{position:fixed;right:1rem;bottom:4.75rem;z-index:2147483000;" +
+      "iframe{box-sizing:border-box;position:fixed;right:1rem;bottom:4.75rem;z-index:2147483000;" +
       "width:min(24rem,calc(100vw - 2rem));height:min(38rem,calc(100vh - 6rem));" +
       "border:1px solid #767676;border-radius:.5rem;background:#fff;" +
       "box-shadow:0 4px 16px rgba(0,0,0,.3)}" +
@@ -87,7 +88,18 @@
         setOpen(false);
       }
     });
-    shadow.appendChild(style);
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      shadow.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      button.style.cssText = "position:fixed;right:1rem;bottom:1rem;z-index:2147483000;" +
+        "padding:.75rem 1.25rem;border-radius:2rem;border:2px solid #fff;background:#00509e;" +
+        "color:#fff;font:600 1rem/1.2 system-ui,sans-serif;cursor:pointer";
+      frame.style.cssText = "position:fixed;right:1rem;bottom:4.75rem;z-index:2147483000;" +
+        "width:min(24rem,calc(100vw - 2rem));height:min(38rem,calc(100vh - 6rem));" +
+        "border:1px solid #767676;border-radius:.5rem;background:#fff";
+    }
     shadow.appendChild(frame);
     shadow.appendChild(button);
     document.body.appendChild(host);
