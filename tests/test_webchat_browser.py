@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest  # noqa: I001
+import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -328,3 +328,16 @@ def _static_site(pages: dict[str, str]) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_polling_fallback_when_streams_are_full(app, browser, site, tasks):
+    tenant, account, caseworker = site
+    app.config["WEBCHAT_MAX_STREAMS"] = 0  # every stream is refused: the widget must poll
+    with live_server(app) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/chat/{account.external_id}")
+        page.get_by_label("Din melding").fill("Virker det uten strøm?")
+        page.get_by_role("button", name="Send").click()
+        page.locator(".chat__msg--citizen[data-id]").wait_for()
+        _answer(tasks, caseworker, "Ja, med spørring hvert andre sekund.")
+        page.get_by_text("Ja, med spørring hvert andre sekund.").wait_for(timeout=8000)
