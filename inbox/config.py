@@ -70,6 +70,20 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCKOUT_MINUTES": 15,
     # Staff sessions end after this many minutes (Flask's permanent session lifetime).
     "SESSION_LIFETIME_MINUTES": 8 * 60,
+    # Web chat (channels/webchat, docs/webchat.md).
+    "WEBCHAT_IDENTITY_MAX_AGE_SECONDS": 3600,  # how old a site's HMAC signature may be
+    "WEBCHAT_ONLINE_WINDOW_SECONDS": 300,  # a caseworker seen this recently counts as online
+    "WEBCHAT_STREAM_SECONDS": 25,  # one server-sent-events response lasts at most this long
+    "WEBCHAT_STREAM_POLL_SECONDS": 1.0,  # how often a stream looks for news in the database
+    # Open streams per web process (each holds a thread); beyond it the widget polls instead.
+    "WEBCHAT_MAX_STREAMS": 8,
+    "WEBCHAT_TYPING_SECONDS": 6,  # a caseworker's typing signal shows this long
+    "WEBCHAT_MAX_REQUEST_BYTES": 32 * 1024,  # largest JSON body the public chat API accepts
+    # Rate limits (Flask-Limiter syntax); Redis at REDIS_URL stores them, memory otherwise.
+    "WEBCHAT_LIMIT_POST_PER_TOKEN": "20/minute;200/hour",
+    "WEBCHAT_LIMIT_POST_PER_IP": "120/minute;2000/hour",
+    "WEBCHAT_LIMIT_READ_PER_TOKEN": "120/minute",
+    "WEBCHAT_LIMIT_NEW_VISITOR_PER_IP": "30/minute;300/hour",
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {

@@ -15,8 +15,11 @@ def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
+    from channels.webchat import limits as webchat_limits
+    from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
+    from inbox import presence
     from inbox.cli import register_commands
     from inbox.views.account import bp as account_bp
     from inbox.views.actions import bp as actions_bp
@@ -39,11 +42,15 @@ def register(app: Flask) -> None:
         facebook_bp,
         webcomments_bp,
         matching_bp,
+        actions_bp,
+        canned_bp,
+        account_bp,
+        webchat_staff_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)
-    for bp in (actions_bp, canned_bp, account_bp):  # issue 3: caseworker side
-        app.register_blueprint(bp)
+    webchat_limits.init_app(app)
+    presence.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inbox.extensions import db
 from inbox.models import (
@@ -14,15 +16,26 @@ from inbox.models import (
     ChannelKind,
     ContactIdentity,
     Conversation,
+    ConversationStatus,
     DeliveryStatus,
     Direction,
     IdentityKind,
     Message,
 )
-from inbox.services.ingest import InboundMessage, ingest, update_delivery_status
+from inbox.models.base import utcnow
+from inbox.services import audit
+from inbox.services.ingest import (
+    InboundMessage,
+    contact_for_identity,
+    ingest,
+    update_delivery_status,
+)
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+PHONE_RE = re.compile(r"^\+[1-9]\d{7,14}$")
+REPLY_METHODS = ("chat", "sms", "email")
 
 
 def account_for_key(widget_key: str) -> ChannelAccount | None:
@@ -44,9 +57,27 @@ def visitor_identity(token: str) -> str:
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def post_message(account: ChannelAccount, token: str, client_id: str, body: str) -> Message:
+def identified_visitor_token(account: ChannelAccount, user_id: str) -> str:
+    """A fresh token tied to the contact the site vouched for (IdentityKind.CHAT_USER)."""
+    contact = contact_for_identity(account.tenant_id, IdentityKind.CHAT_USER, user_id)
+    token = new_visitor_token()
+    db.session.add(
+        ContactIdentity(
+            tenant_id=account.tenant_id,
+            contact_id=contact.id,
+            kind=IdentityKind.CHAT_VISITOR,
+            value=visitor_identity(token),
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def post_message(
+    account: ChannelAccount, token: str, client_id: str, body: str, *, offline: bool = False
+) -> Message:
     ident = visitor_identity(token)
-    msg, _created = ingest(
+    msg, created = ingest(
         account,
         InboundMessage(
             identity_kind=IdentityKind.CHAT_VISITOR,
@@ -54,31 +85,67 @@ def post_message(account: ChannelAccount, token: str, client_id: str, body: str)
             body=body,
             # The widget's own id for the message makes its retries idempotent.
             provider_message_id=f"{ident[7:23]}:{client_id}",
+            meta={"left_while_unavailable": True} if offline else {},
         ),
     )
+    if created and offline:
+        conv = msg.conversation
+        conv.meta = {**(conv.meta or {}), "left_while_unavailable": True}
     return msg
 
 
-def visitor_messages(account: ChannelAccount, token: str, after_id: int = 0) -> list[Message]:
-    """Messages the visitor may see (never internal notes), newest last."""
-    ident = db.session.scalar(
-        select(ContactIdentity).where(
+def visitor_contact_id(account: ChannelAccount, token: str) -> int | None:
+    """The contact behind a visitor token (None until the visitor has written)."""
+    return _contact_id(account, token)
+
+
+def _contact_id(account: ChannelAccount, token: str) -> int | None:
+    return db.session.scalar(
+        select(ContactIdentity.contact_id).where(
             ContactIdentity.tenant_id == account.tenant_id,
             ContactIdentity.kind == IdentityKind.CHAT_VISITOR,
             ContactIdentity.value == visitor_identity(token),
         )
     )
-    if ident is None:
-        return []
-    conv_ids = select(Conversation.id).where(
+
+
+def _conversation_ids(account: ChannelAccount, contact_id: int):  # type: ignore[no-untyped-def]
+    return select(Conversation.id).where(
         Conversation.channel_account_id == account.id,
-        Conversation.contact_id == ident.contact_id,
+        Conversation.contact_id == contact_id,
     )
+
+
+def current_conversation(account: ChannelAccount, token: str) -> Conversation | None:
+    contact_id = _contact_id(account, token)
+    if contact_id is None:
+        return None
+    return db.session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.channel_account_id == account.id,
+            Conversation.contact_id == contact_id,
+            Conversation.status != ConversationStatus.CLOSED,
+            Conversation.merged_into_id.is_(None),
+            Conversation.thread_key.is_(None),
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def visitor_messages(
+    account: ChannelAccount, token: str, after_id: int = 0, *, contact_id: int | None = None
+) -> list[Message]:
+    """Messages the visitor may see (never internal notes), newest last."""
+    contact_id = contact_id or _contact_id(account, token)
+    if contact_id is None:
+        return []
     msgs = list(
         db.session.scalars(
             select(Message)
             .where(
-                Message.conversation_id.in_(conv_ids),
+                Message.conversation_id.in_(_conversation_ids(account, contact_id)),
                 Message.is_note.is_(False),
                 Message.id > after_id,
                 Message.removed_at.is_(None),
@@ -93,3 +160,122 @@ def visitor_messages(account: ChannelAccount, token: str, after_id: int = 0) -> 
         if m.direction is Direction.OUTBOUND:
             update_delivery_status(m, DeliveryStatus.DELIVERED)
     return msgs
+
+
+def visitor_state(
+    account: ChannelAccount,
+    token: str,
+    after_id: int,
+    now: datetime,
+    *,
+    contact_id: int | None = None,
+) -> dict[str, Any]:
+    """Everything the widget shows besides messages: how far staff have read, who is typing."""
+    contact_id = contact_id or _contact_id(account, token)
+    if contact_id is None:
+        return {"read_up_to": 0, "typing": False}
+    conv_ids = _conversation_ids(account, contact_id)
+    read_up_to = db.session.scalar(
+        select(func.max(Message.id)).where(
+            Message.conversation_id.in_(conv_ids),
+            Message.direction == Direction.INBOUND,
+            Message.read_at.is_not(None),
+        )
+    )
+    typing = False
+    for meta in db.session.scalars(
+        select(Conversation.meta).where(
+            Conversation.id.in_(conv_ids), Conversation.status != ConversationStatus.CLOSED
+        )
+    ):
+        until = (meta or {}).get("staff_typing_until")
+        if until and datetime.fromisoformat(until) > now:
+            typing = True
+    return {"read_up_to": read_up_to or 0, "typing": typing}
+
+
+def set_staff_typing(conv: Conversation, typing: bool, seconds: int) -> None:
+    meta = dict(conv.meta or {})
+    if typing:
+        meta["staff_typing_until"] = (utcnow() + timedelta(seconds=seconds)).isoformat()
+    else:
+        meta.pop("staff_typing_until", None)
+    conv.meta = meta
+
+
+class PreferenceError(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def normalise_reply_preference(method: object, value: object) -> dict[str, str]:
+    if method not in REPLY_METHODS:
+        raise PreferenceError("method")
+    if method == "chat":
+        return {"method": "chat"}
+    if not isinstance(value, str):
+        raise PreferenceError(method)
+    value = value.strip()
+    if method == "sms":
+        digits = re.sub(r"[\s().-]", "", value)
+        if digits.startswith("00"):
+            digits = "+" + digits[2:]
+        if re.fullmatch(r"[49]\d{7}", digits):  # a Norwegian mobile number without +47
+            digits = "+47" + digits
+        if not PHONE_RE.match(digits):
+            raise PreferenceError("sms")
+        return {"method": "sms", "value": digits}
+    if len(value) > 254 or not EMAIL_RE.match(value):
+        raise PreferenceError("email")
+    return {"method": "email", "value": value}
+
+
+def set_reply_preference(conv: Conversation, preference: dict[str, str]) -> None:
+    conv.meta = {
+        **(conv.meta or {}),
+        "reply_preference": {**preference, "set_at": utcnow().isoformat()},
+    }
+    audit.record(
+        "webchat.reply_preference",
+        conv,
+        tenant_id=conv.tenant_id,
+        actor_label="citizen",
+        method=preference["method"],
+    )
+
+
+def end_chat(account: ChannelAccount, token: str) -> int:
+    """The citizen ends the chat: answered conversations close; an unanswered question stays
+    in the queue (it still needs an answer). The token stops working. Returns how many
+    conversations were ended."""
+    contact_id = _contact_id(account, token)
+    if contact_id is None:
+        return 0
+    now = utcnow()
+    convs = db.session.scalars(
+        select(Conversation).where(
+            Conversation.id.in_(_conversation_ids(account, contact_id)),
+            Conversation.status != ConversationStatus.CLOSED,
+        )
+    ).all()
+    for conv in convs:
+        meta = dict(conv.meta or {})
+        meta["ended_by_citizen_at"] = now.isoformat()
+        meta.pop("staff_typing_until", None)
+        conv.meta = meta
+        if conv.waiting_since is None:
+            conv.status = ConversationStatus.CLOSED
+            conv.closed_at = now
+        audit.record("webchat.end", conv, tenant_id=conv.tenant_id, actor_label="citizen")
+    ident = db.session.scalar(
+        select(ContactIdentity).where(
+            ContactIdentity.tenant_id == account.tenant_id,
+            ContactIdentity.kind == IdentityKind.CHAT_VISITOR,
+            ContactIdentity.value == visitor_identity(token),
+        )
+    )
+    if ident is not None:
+        db.session.delete(ident)
+    db.session.flush()
+    return len(convs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import update
 
 from inbox.db import enqueue
 from inbox.extensions import db
@@ -98,3 +99,14 @@ def set_status(conv: Conversation, user: User, status: ConversationStatus) -> No
 
 def mark_read(conv: Conversation) -> None:
     conv.has_unread = False
+    # The citizen's messages are now read (the web chat shows "read" to the citizen).
+    db.session.execute(
+        update(Message)
+        .where(
+            Message.conversation_id == conv.id,
+            Message.direction == Direction.INBOUND,
+            Message.read_at.is_(None),
+        )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
