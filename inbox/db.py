@@ -25,6 +25,7 @@ def install_listeners() -> None:
     if _installed:
         return
     event.listen(Engine, "connect", _sqlite_pragmas)
+    event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Session, "after_commit", _send_pending)
     event.listen(Session, "after_soft_rollback", _drop_pending)
     _installed = True
@@ -34,6 +35,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
+    # pysqlite's own transaction handling issues no BEGIN before a SAVEPOINT, so releasing
+    # a savepoint would commit everything (SQLAlchemy's documented pysqlite workaround):
+    # let the driver do nothing and emit BEGIN ourselves in _sqlite_begin.
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     # WAL lets the web server, worker and beat share one SQLite file in the embedded mode.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -43,12 +48,21 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+
+
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     """Queue a Celery task (by name, with plain arguments) to be sent after the commit."""
     db.session.info.setdefault(_PENDING, []).append((task_name, args, kwargs))
 
 
 def _send_pending(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        # SQLAlchemy also reports the release of a savepoint as a commit; the outer
+        # transaction is still open, so its tasks wait for the real commit.
+        return
     pending = session.info.pop(_PENDING, None)
     if not pending or not has_app_context():
         return

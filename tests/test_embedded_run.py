@@ -82,7 +82,7 @@ def test_servicetorg_run_answers_a_chat_end_to_end(tmp_path: Path):
             msgs = requests.get(api, headers=chat, timeout=20).json()["messages"]
             return [m["body"] for m in msgs if m["from"] == "staff"]
 
-        assert wait_for(answered, timeout=30) == ["Hei tilbake"]
+        assert wait_for(answered, timeout=30, interval=1) == ["Hei tilbake"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)

@@ -11,7 +11,7 @@ from inbox import create_app
 from inbox.config import ConfigError
 from inbox.db import enqueue
 from inbox.extensions import db
-from inbox.models import AuditEntry
+from inbox.models import AuditEntry, Tenant
 from inbox.models.audit import AuditLogIsAppendOnly
 from inbox.services import audit
 
@@ -118,3 +118,18 @@ def test_audit_log_refuses_raw_sql_changes_on_postgresql(app, factory):
 
 def test_health_endpoint(client):
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_a_released_savepoint_is_not_a_commit(app, tasks, factory):
+    """Tasks wait for the real commit, and an outer rollback undoes a released savepoint
+    (on SQLite too, where the driver would otherwise commit at the release)."""
+    tenant = factory.tenant()
+    tenant.name = "Før"
+    enqueue("servicetorg.housekeeping.sweep")
+    with db.session.begin_nested():
+        factory_tenant = Tenant(slug="savepoint-kommune", name="Savepoint")
+        db.session.add(factory_tenant)
+    assert tasks.sent == []
+    db.session.rollback()
+    assert tasks.sent == []
+    assert db.session.scalar(select(Tenant).where(Tenant.slug == "savepoint-kommune")) is None
