@@ -41,6 +41,12 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL_SECONDS": 60,
     "POLL_INTERVAL_SECONDS": 120,
     "DEMO": False,
+    # Real-time (SSE): a stream ends after this long (it holds a gthread thread) and the
+    # browser reconnects after REALTIME_RETRY_MS; without Redis the stream polls the database
+    # every REALTIME_POLL_SECONDS (also the keep-alive interval with Redis).
+    "REALTIME_STREAM_SECONDS": 55,
+    "REALTIME_POLL_SECONDS": 1.0,
+    "REALTIME_RETRY_MS": 2000,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -53,6 +59,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "TRUST_PROXY_HEADERS": int,
     "SWEEP_INTERVAL_SECONDS": (int, float),
     "POLL_INTERVAL_SECONDS": (int, float),
+    "REALTIME_STREAM_SECONDS": (int, float),
+    "REALTIME_POLL_SECONDS": (int, float),
+    "REALTIME_RETRY_MS": int,
 }
 
 

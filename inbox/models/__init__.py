@@ -12,6 +12,7 @@ from inbox.models.conversations import (
     Message,
     MessageRevision,
 )
+from inbox.models.realtime import ConversationPresence, RealtimeEvent
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ChannelKind",
     "Contact",
     "ContactIdentity",
+    "ConversationPresence",
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
@@ -29,6 +31,7 @@ __all__ = [
     "Membership",
     "Message",
     "MessageRevision",
+    "RealtimeEvent",
     "Role",
     "Team",
     "TeamMember",
