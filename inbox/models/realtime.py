@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inbox.extensions import db
@@ -48,6 +48,14 @@ def _queue_indexes() -> None:
     Index("ix_conversation_waiting", c.tenant_id, c.status, c.waiting_since, c.id)
     Index("ix_conversation_assignee_waiting", c.assignee_id, c.status, c.waiting_since, c.id)
     Index("ix_conversation_team_waiting", c.team_id, c.status, c.waiting_since, c.id)
+    # The per-view counts read only this index (an index-only scan of the open conversations).
+    Index(
+        "ix_conversation_open_counts",
+        c.tenant_id,
+        postgresql_include=["assignee_id", "team_id", "has_unread", "waiting_since"],
+        postgresql_where=text("status = 'open' AND merged_into_id IS NULL"),
+        sqlite_where=text("status = 'open' AND merged_into_id IS NULL"),
+    )
 
 
 _queue_indexes()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -40,6 +40,11 @@ def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
         "statuses": list(ConversationStatus),
         "channels": list(ChannelKind),
         "sorts": list(svc.Sort),
+        # Per-row constants, computed once per page.
+        "conv_base": url_for("conversation.show", conversation_id=0).rsplit("/", 1)[0],
+        "label_unread": _("Unread"),
+        "label_waiting": _("Waiting"),
+        "label_flagged": _("Flagged for archive"),
     }
 
 

@@ -107,6 +107,14 @@ def upgrade():
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         for name, cols in QUEUE_INDEXES.items():
             batch_op.create_index(name, cols, unique=False)
+        batch_op.create_index(
+            "ix_conversation_open_counts",
+            ["tenant_id"],
+            unique=False,
+            postgresql_include=["assignee_id", "team_id", "has_unread", "waiting_since"],
+            postgresql_where=sa.text("status = 'open' AND merged_into_id IS NULL"),
+            sqlite_where=sa.text("status = 'open' AND merged_into_id IS NULL"),
+        )
     statements = PG_UP if op.get_bind().dialect.name == "postgresql" else SQLITE_UP
     for stmt in statements:
         op.execute(stmt)
@@ -117,6 +125,7 @@ def downgrade():
     for stmt in statements:
         op.execute(stmt)
     with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversation_open_counts")
         for name in QUEUE_INDEXES:
             batch_op.drop_index(name)
     op.drop_table("conversation_presence")
