@@ -99,7 +99,8 @@ def _uses_redis() -> bool:
 
 
 def _store_in_database(session: Session) -> None:
-    if not has_app_context() or _uses_redis():
+    # Savepoints fire the commit events too; only the real commit counts.
+    if session.in_nested_transaction() or not has_app_context() or _uses_redis():
         return
     session.flush()  # changes made just before commit() are only seen by this flush
     pending = session.info.pop(_PENDING, None)
@@ -108,6 +109,8 @@ def _store_in_database(session: Session) -> None:
 
 
 def _publish(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_PENDING, None)
     if not pending or not _uses_redis():
         return
@@ -161,15 +164,14 @@ def events_for(
         pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(*(channel_name(t) for t in tenant_ids))
         return _from_redis(pubsub, seconds, poll)
-    db.session.execute(
-        delete(RealtimeEvent).where(RealtimeEvent.created_at < utcnow() - KEEP_EVENTS)
-    )
-    db.session.commit()
-    if last_event_id and last_event_id.isdigit():
-        last = int(last_event_id)
-    else:
-        last = db.session.scalar(select(func.max(RealtimeEvent.id))) or 0
-    db.session.close()  # never hold a connection between polls
+    # Short-lived connections of its own: a stream never holds one between polls, and never
+    # touches the request's session.
+    with db.engine.begin() as conn:
+        conn.execute(delete(RealtimeEvent).where(RealtimeEvent.created_at < utcnow() - KEEP_EVENTS))
+        if last_event_id and last_event_id.isdigit():
+            last = int(last_event_id)
+        else:
+            last = conn.scalar(select(func.max(RealtimeEvent.id))) or 0
     return _from_database(tenant_ids, last, seconds, poll)
 
 
@@ -189,13 +191,13 @@ def _from_redis(pubsub: Any, seconds: float, poll: float) -> Events:
 def _from_database(tenant_ids: list[int], last: int, seconds: float, poll: float) -> Events:
     deadline = time.monotonic() + seconds
     while deadline - time.monotonic() > 0:
-        rows = db.session.execute(
-            select(RealtimeEvent.id, RealtimeEvent.payload)
-            .where(RealtimeEvent.tenant_id.in_(tenant_ids), RealtimeEvent.id > last)
-            .order_by(RealtimeEvent.id)
-            .limit(200)
-        ).all()
-        db.session.close()
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                select(RealtimeEvent.id, RealtimeEvent.payload)
+                .where(RealtimeEvent.tenant_id.in_(tenant_ids), RealtimeEvent.id > last)
+                .order_by(RealtimeEvent.id)
+                .limit(200)
+            ).all()
         for event_id, payload in rows:
             last = event_id
             yield str(event_id), payload

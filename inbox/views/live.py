@@ -32,6 +32,7 @@ bp = Blueprint("live", __name__, url_prefix="/live")
 def events():  # type: ignore[no-untyped-def]
     user = current()  # 401 for a stream without a session: EventSource gives up, page polls
     tenants = user.tenant_ids()
+    db.session.commit()  # end the request's transaction: the stream must not hold it open
     cfg = current_app.config
     seconds = float(cfg["REALTIME_STREAM_SECONDS"])
     poll = float(cfg["REALTIME_POLL_SECONDS"])
