@@ -21,7 +21,7 @@ from sqlalchemy import column, func, literal_column, or_, select, table
 
 from inbox.extensions import db
 from inbox.models import Contact, ContactIdentity, Conversation, Message, User
-from inbox.services.queue import QueueQuery, filter_clauses, team_ids
+from inbox.services.queue import LIST_COLUMNS, QueueQuery, filter_clauses, team_ids
 
 START, STOP = "\ue000", "\ue001"
 MAX_QUERY_CHARS = 200
@@ -136,6 +136,7 @@ def _contact_hits(
         return []
     stmt = (
         select(Conversation)
+        .options(*LIST_COLUMNS)
         .where(Conversation.contact_id.in_(matches), *clauses)
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         .limit(limit)
@@ -173,5 +174,7 @@ def _name_matches(words: list[str], tenants: list[int], limit: int) -> list[tupl
 def _conversations(ids: set[int]) -> dict[int, Conversation]:
     if not ids:
         return {}
-    rows = db.session.scalars(select(Conversation).where(Conversation.id.in_(ids))).unique()
+    rows = db.session.scalars(
+        select(Conversation).options(*LIST_COLUMNS).where(Conversation.id.in_(ids))
+    ).unique()
     return {c.id: c for c in rows}
