@@ -132,3 +132,15 @@ def test_bad_filters_are_a_clear_400(desk, client, login, query):
 def test_signed_out_visitors_are_sent_to_sign_in(client):
     assert client.get("/").status_code == 302
     assert client.get("/search?q=x").status_code == 302
+
+
+def test_snoozed_conversations_show_until_when(desk, client, login):
+    conv = desk["convs"][0]
+    conv.status = ConversationStatus.SNOOZED
+    conv.snoozed_until = utcnow() + timedelta(days=1)
+    db.session.commit()
+    login(desk["me"])
+    html = client.get("/?status=snoozed").get_data(as_text=True)
+    assert f'data-conversation-id="{conv.id}"' in html
+    assert "Slumrer til" in html
+    assert html.count("data-conversation-id=") == 1

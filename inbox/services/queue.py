@@ -47,6 +47,7 @@ LIST_COLUMNS = (
         Conversation.team_id,
         Conversation.last_activity_at,
         Conversation.waiting_since,
+        Conversation.snoozed_until,
         Conversation.has_unread,
         Conversation.flagged_for_archive,
     ),

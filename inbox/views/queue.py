@@ -49,6 +49,7 @@ def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
         "label_unread": _("Unread"),
         "label_waiting": _("Waiting"),
         "label_flagged": _("Flagged for archive"),
+        "label_snoozed": _("Snoozed until"),
         "short_time": short_time_formatter(),
     }
 
