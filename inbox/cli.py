@@ -25,6 +25,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(migrate_cmd)
     app.cli.add_command(seed_demo_cmd)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(seed_bench_cmd)
 
 
 @click.command("migrate")
@@ -45,6 +46,24 @@ def seed_demo_cmd() -> None:
     db.session.commit()
     for email, password, role in logins:
         click.echo(f"{role:16} {email}  {password}")
+
+
+@click.command("seed-bench")
+@click.option("--conversations", default=200_000, show_default=True)
+@click.option("--messages", default=1_000_000, show_default=True)
+@click.option("--tenants", default=3, show_default=True)
+@with_appcontext
+def seed_bench_cmd(conversations: int, messages: int, tenants: int) -> None:
+    """Fill the database with the benchmark data set (see benchmarks/RESULTS.md)."""
+    from inbox.benchseed import BENCH_PASSWORD, seed_bench
+
+    started = time.monotonic()
+    result = seed_bench(conversations=conversations, messages=messages, tenants=tenants)
+    click.echo(
+        f"{result.messages} messages in {result.conversations} conversations over "
+        f"{len(result.tenants)} tenants in {time.monotonic() - started:.0f} s; "
+        f"log in as {result.user_email} / {BENCH_PASSWORD}"
+    )
 
 
 def upgrade_database() -> None:
@@ -69,6 +88,7 @@ main = FlaskGroup(
 )
 main.add_command(migrate_cmd)
 main.add_command(seed_demo_cmd)
+main.add_command(seed_bench_cmd)
 
 
 def _export_records_cmd() -> click.Command:

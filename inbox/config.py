@@ -84,6 +84,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_LIMIT_POST_PER_IP": "120/minute;2000/hour",
     "WEBCHAT_LIMIT_READ_PER_TOKEN": "120/minute",
     "WEBCHAT_LIMIT_NEW_VISITOR_PER_IP": "30/minute;300/hour",
+    # Real-time (SSE): a stream ends after this long (it holds a gthread thread) and the
+    # browser reconnects after REALTIME_RETRY_MS; without Redis the stream polls the database
+    # every REALTIME_POLL_SECONDS (also the keep-alive interval with Redis).
+    "REALTIME_STREAM_SECONDS": 55,
+    "REALTIME_POLL_SECONDS": 1.0,
+    "REALTIME_RETRY_MS": 2000,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -108,6 +114,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCKOUT_MINUTES": (int, float),
     "SESSION_LIFETIME_MINUTES": (int, float),
+    "REALTIME_STREAM_SECONDS": (int, float),
+    "REALTIME_POLL_SECONDS": (int, float),
+    "REALTIME_RETRY_MS": int,
 }
 
 

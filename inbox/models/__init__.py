@@ -14,6 +14,7 @@ from inbox.models.conversations import (
     MessageRevision,
 )
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
+from inbox.models.realtime import ConversationPresence, RealtimeEvent
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "ContactMatchSuggestion",
+    "ConversationPresence",
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
@@ -35,6 +37,7 @@ __all__ = [
     "Membership",
     "Message",
     "MessageRevision",
+    "RealtimeEvent",
     "Role",
     "Team",
     "TeamMember",

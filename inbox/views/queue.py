@@ -1,30 +1,97 @@
-"""The queue of conversations."""
+"""The queue of conversations and search; the real-time endpoints live in inbox/views/live.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import datetime
+
+from babel import dates
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import get_locale, get_timezone
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import Conversation, ConversationStatus
+from inbox.models import ChannelKind, ConversationStatus, Team
+from inbox.services import queue as svc
+from inbox.services import realtime
+from inbox.services import search as search_svc
 from inbox.services.access import current
+from inbox.views.live import bp as live_bp
 
 bp = Blueprint("queue", __name__)
+bp.register_blueprint(live_bp)
+# Change notices are collected by session events, in web processes and workers alike.
+bp.record_once(lambda _state: realtime.install_listeners())
+
+
+def _query() -> svc.QueueQuery:
+    try:
+        return svc.QueueQuery.from_args(request.args)
+    except svc.BadQuery:
+        abort(400, _("The filter or page link is not valid."))
+
+
+def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
+    user = current()
+    teams = db.session.scalars(
+        select(Team).where(Team.tenant_id.in_(user.tenant_ids())).order_by(Team.name)
+    ).all()
+    return {
+        "q": q,
+        "teams": teams,
+        "views": list(svc.View),
+        "statuses": list(ConversationStatus),
+        "channels": list(ChannelKind),
+        "sorts": list(svc.Sort),
+        # Per-row constants, computed once per page.
+        "conv_base": url_for("conversation.show", conversation_id=0).rsplit("/", 1)[0],
+        "label_unread": _("Unread"),
+        "label_waiting": _("Waiting"),
+        "label_flagged": _("Flagged for archive"),
+        "label_snoozed": _("Snoozed until"),
+        "short_time": short_time_formatter(),
+    }
+
+
+def short_time_formatter():  # type: ignore[no-untyped-def]
+    """Babel's 'short' date-time format for the user's locale and time zone, with the locale
+    data looked up once per page instead of once per row."""
+    locale, tz = get_locale(), get_timezone()
+    date_p = dates.parse_pattern(dates.get_date_format("short", locale=locale))
+    time_p = dates.parse_pattern(dates.get_time_format("short", locale=locale))
+    joined = dates.get_datetime_format("short", locale=locale)
+
+    def fmt(value: datetime) -> str:
+        local = value.astimezone(tz)
+        return joined.replace("{1}", date_p.apply(local, locale)).replace(
+            "{0}", time_p.apply(local, locale)
+        )
+
+    return fmt
 
 
 @bp.get("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
     user = current()
-    conversations = db.session.scalars(
-        select(Conversation)
-        .where(
-            Conversation.tenant_id.in_(user.tenant_ids()),
-            Conversation.status != ConversationStatus.CLOSED,
-            Conversation.merged_into_id.is_(None),
-        )
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-        .limit(50)
-    ).all()
-    return render_template("inbox/queue.html", conversations=conversations)
+    q = _query()
+    try:
+        page = svc.queue_page(user, q, request.args.get("cursor") or None)
+    except svc.BadQuery:
+        abort(400, _("The filter or page link is not valid."))
+    return render_template(
+        "inbox/queue.html", page=page, counts=svc.counts(user), **_filter_context(q)
+    )
+
+
+@bp.get("/search")
+@login_required
+def search():  # type: ignore[no-untyped-def]
+    user = current()
+    q = _query()
+    text = request.args.get("q", "")
+    if len(text) > search_svc.MAX_QUERY_CHARS:
+        abort(400, _("The search is too long."))
+    results = search_svc.search(user, text, q) if text.strip() else None
+    return render_template("inbox/search.html", results=results, text=text, **_filter_context(q))

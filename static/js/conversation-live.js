@@ -1,0 +1,83 @@
+/* Conversation page: new messages and status changes without reload, and "a colleague is
+   typing a reply". Uses the element ids the conversation page keeps stable. */
+(function () {
+  "use strict";
+  var d = document.currentScript.dataset;
+  var conversationId = Number(d.conversationId);
+  var me = Number(d.userId);
+  var indicator = null;
+  var hideTimer = null;
+  var lastReport = 0;
+
+  function showTyping(name, seconds) {
+    if (!indicator) {
+      indicator = document.createElement("p");
+      indicator.id = "typing-indicator";
+      indicator.className = "flash typing";
+      indicator.setAttribute("role", "status");
+      var form = document.getElementById("reply-form") ||
+        (document.getElementById("reply-body") || {}).form;
+      if (!form || !form.parentNode) return;
+      form.parentNode.insertBefore(indicator, form);
+    }
+    indicator.hidden = false;
+    indicator.textContent = (d.typingLabel || "%s").replace("%s", name);
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(function () { indicator.hidden = true; }, (seconds || 8) * 1000);
+  }
+
+  function refreshThread() {
+    fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("thread");
+        var thread = document.getElementById("thread");
+        if (fresh && thread) thread.innerHTML = fresh.innerHTML;
+      });
+  }
+
+  function reportTyping() {
+    var now = Date.now();
+    if (now - lastReport < 4000 || !d.typingUrl) return;
+    lastReport = now;
+    fetch(d.typingUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": d.csrf || "" }
+    });
+  }
+
+  var body = document.getElementById("reply-body");
+  if (body) body.addEventListener("input", reportTyping);
+
+  function pollTyping() {
+    fetch(d.typingUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { typing: [] }; })
+      .then(function (j) { if (j.typing && j.typing.length) showTyping(j.typing.join(", "), 6); });
+  }
+
+  function startPolling() {
+    setInterval(pollTyping, 5000);
+    setInterval(refreshThread, 15000);
+  }
+
+  if (!window.EventSource || !d.eventsUrl) { startPolling(); return; }
+  var source = new EventSource(d.eventsUrl);
+  function mine(e) {
+    var payload = JSON.parse(e.data);
+    return payload.conversation_id === conversationId ? payload : null;
+  }
+  ["message", "delivery", "status", "assignment"].forEach(function (type) {
+    source.addEventListener(type, function (e) { if (mine(e)) refreshThread(); });
+  });
+  source.addEventListener("typing", function (e) {
+    var p = mine(e);
+    if (p && p.user_id !== me) showTyping(p.name, p.seconds);
+  });
+  var failed = false;
+  source.onerror = function () {
+    if (source.readyState === EventSource.CLOSED && !failed) { failed = true; startPolling(); }
+  };
+})();
