@@ -288,7 +288,10 @@ def _setup(n_tenants: int, rng: random.Random, result: SeedResult) -> _Setup:
         )
         setup.users[tenant.id] = [u.id for u in users]
         for idx, user in enumerate(users):
-            db.session.add(TeamMember(team_id=teams[idx % 3].id, user_id=user.id))
+            # The first caseworker leads the desk and belongs to every team (the benchmark
+            # signs in as them); the others to one team each.
+            for team in teams if idx == 0 else [teams[idx % 3]]:
+                db.session.add(TeamMember(team_id=team.id, user_id=user.id))
         if i == 0:
             setup.bench_user = users[0].id
             result.user_email = users[0].email

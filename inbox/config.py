@@ -49,7 +49,6 @@ DEFAULTS: dict[str, Any] = {
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
     "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
-    "DEMO": False,
     # Facebook (docs/facebook.md): the Graph API version facebook-sdk is told to use, the API
     # host (a channel account's config "graph_url" overrides it), the HTTP timeout, and how far
     # the poller reads: days back on its first run, days of posts checked for new comments, and

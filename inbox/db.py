@@ -25,7 +25,6 @@ def install_listeners() -> None:
     if _installed:
         return
     event.listen(Engine, "connect", _sqlite_pragmas)
-    event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Session, "after_commit", _send_pending)
     event.listen(Session, "after_soft_rollback", _drop_pending)
     _installed = True
@@ -35,10 +34,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
-    # pysqlite's own transaction handling issues no BEGIN before a SAVEPOINT, so releasing
-    # a savepoint would commit everything (SQLAlchemy's documented pysqlite workaround):
-    # let the driver do nothing and emit BEGIN ourselves in _sqlite_begin.
-    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     # WAL lets the web server, worker and beat share one SQLite file in the embedded mode.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -48,9 +43,27 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+def configure_engine(engine: Engine) -> None:
+    """Our own SQLite engine: real savepoints.
+
+    pysqlite issues no BEGIN before a SAVEPOINT, so releasing a savepoint would commit the
+    whole transaction. SQLAlchemy's documented workaround: the driver does nothing and
+    SQLAlchemy emits BEGIN. (Only for the app's engine; the embedded broker keeps the
+    driver's behaviour that kombu expects.)
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_servicetorg_configured", False):
+        return
+    event.listen(engine, "connect", _driver_autocommit)
+    event.listen(engine, "begin", _emit_begin)
+    engine._servicetorg_configured = True  # type: ignore[attr-defined]
+
+
+def _driver_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _emit_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:

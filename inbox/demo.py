@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from archiving.adapters.embedded_models import RecordsCase
 from inbox.extensions import db
-from inbox.models import ChannelAccount, ChannelKind, Role, Team, Tenant
+from inbox.models import ChannelAccount, ChannelKind, Role, Team, TeamMember, Tenant
 from inbox.models.base import utcnow
 from inbox.services.users import create_user
 
@@ -52,7 +52,8 @@ def seed_demo(instance_path: str) -> list[tuple[str, str, str]]:
     logins = []
     for email, name, role in DEMO_USERS:
         password = secrets.token_urlsafe(9)
-        create_user(email, name, password, {tenant.id: role})
+        user = create_user(email, name, password, {tenant.id: role})
+        db.session.add(TeamMember(team_id=team.id, user_id=user.id))
         logins.append((email, password, role.value))
     logins_file.write_text("".join(f"{e}\t{p}\t{r}\n" for e, p, r in logins))
     logins_file.chmod(0o600)

@@ -130,10 +130,11 @@ def _clean(app: Flask) -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(text(f'DELETE FROM "{t}"'))  # noqa: S608 (table names are ours)
+            # DELETE is much cheaper than TRUNCATE for a handful of rows; the replica role
+            # switches off the audit log's append-only trigger for this cleanup only.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for t in tables:
+            conn.execute(text(f'DELETE FROM "{t}"'))  # noqa: S608 (table names are ours)
     db.engine.dispose()
 
 

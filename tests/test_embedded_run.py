@@ -59,7 +59,7 @@ def test_servicetorg_run_answers_a_chat_end_to_end(tmp_path: Path):
         r = requests.post(
             api, json={"body": "Hei fra demo", "client_id": "demo-0001"}, headers=chat, timeout=20
         )
-        assert r.status_code == 201
+        assert r.status_code == 201, "".join(output[-80:])
 
         staff = requests.Session()
         login = staff.get(f"{base}/login", timeout=20).text

@@ -17,7 +17,7 @@ from inbox.services import audit
 
 # Search structures that live only in the migration (inbox/services/search.py): SQLite's FTS5
 # table with its shadow tables, PostgreSQL's generated tsvector column and its index.
-SEARCH_ONLY = ("message_fts", "search_tsv", "ix_message_search_tsv")
+SEARCH_ONLY = ("message_fts", "search_tsv", "ix_message_search_tsv", "ix_contact_name_tsv")
 
 
 def _not_search_only(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]

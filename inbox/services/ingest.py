@@ -69,7 +69,7 @@ def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, b
         existing = find_message(account.id, inbound.provider_message_id)
         if existing is not None:
             return existing, False
-    contact = contact_for_identity(
+    contact, new_contact = _find_or_create_contact(
         account.tenant_id, inbound.identity_kind, inbound.identity_value, inbound.contact_name
     )
     conversation = _conversation_for(account, contact, inbound)
@@ -113,6 +113,12 @@ def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, b
         )
     _touch_inbound(conversation, message)
     db.session.flush()
+    if new_contact:
+        # Someone new: is it a citizen we already know from another channel? (A suggestion
+        # for the caseworker; nothing is merged silently.)
+        from inbox.services.matching import queue_matching
+
+        queue_matching(contact.id)
     return message, True
 
 
@@ -120,6 +126,12 @@ def contact_for_identity(
     tenant_id: int, kind: IdentityKind, value: str, name: str | None = None
 ) -> Contact:
     """The contact known by this identity, created with the identity if new."""
+    return _find_or_create_contact(tenant_id, kind, value, name)[0]
+
+
+def _find_or_create_contact(
+    tenant_id: int, kind: IdentityKind, value: str, name: str | None
+) -> tuple[Contact, bool]:
     ident = db.session.scalar(
         select(ContactIdentity).where(
             ContactIdentity.tenant_id == tenant_id,
@@ -132,7 +144,7 @@ def contact_for_identity(
         assert contact is not None
         if name and not contact.name:
             contact.name = name
-        return contact
+        return contact, False
     contact = Contact(tenant_id=tenant_id, name=name)
     if kind is IdentityKind.PHONE:
         contact.phone = value
@@ -148,8 +160,8 @@ def contact_for_identity(
             db.session.flush()
     except IntegrityError:
         # Someone created the same identity at the same moment; use theirs.
-        return contact_for_identity(tenant_id, kind, value, name)
-    return contact
+        return _find_or_create_contact(tenant_id, kind, value, name)
+    return contact, True
 
 
 def _conversation_for(

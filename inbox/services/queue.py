@@ -31,6 +31,7 @@ from inbox.models import (
     TeamMember,
     User,
 )
+from inbox.services.access import visible_conversations_clause
 
 # With extra filters: contacts and channels in their own small queries, after the page is
 # chosen; joined into the page query they would be fetched for every candidate row before the
@@ -126,9 +127,10 @@ class Page:
 
 
 def visible_to(user: User) -> ColumnElement[bool]:
-    """Conversations this user may see. The one place the queue and search ask; swap in the
-    team-based rule from inbox/services/access.py here when it exists."""
-    return Conversation.tenant_id.in_(user.tenant_ids())
+    """Conversations this user may see: the one place the queue and search ask. Caseworkers
+    see their teams' conversations and those with no team; records staff and admins the whole
+    municipality (inbox/services/access.py)."""
+    return visible_conversations_clause(user)
 
 
 def team_ids(user: User) -> list[int]:

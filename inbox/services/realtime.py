@@ -21,7 +21,7 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from inbox.extensions import db
-from inbox.models import Conversation, Message, RealtimeEvent
+from inbox.models import Conversation, Direction, Message, RealtimeEvent
 from inbox.models.base import utcnow
 
 _PENDING = "servicetorg.realtime.pending"
@@ -64,7 +64,7 @@ def _collect(session: Session, flush_context: Any) -> None:
                         "type": "message",
                         "conversation_id": obj.conversation_id,
                         "message_id": obj.id,
-                        "direction": obj.direction.value,
+                        "direction": Direction(obj.direction).value,
                         "is_note": bool(obj.is_note),
                     },
                 )

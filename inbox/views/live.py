@@ -21,7 +21,7 @@ from flask import (
 from flask_login import login_required
 
 from inbox.extensions import db
-from inbox.models import Role
+from inbox.models import ChannelKind, Role
 from inbox.services import presence, realtime
 from inbox.services.access import conversation_for_user, current, require_role
 
@@ -58,6 +58,11 @@ def typing(conversation_id: int):  # type: ignore[no-untyped-def]
     conv = conversation_for_user(conversation_id)
     user = require_role(conv.tenant_id, Role.CASEWORKER, Role.RECORDS_OFFICER)
     presence.report_typing(conv, user)
+    if conv.channel_account.kind is ChannelKind.WEBCHAT:
+        # The citizen's widget shows "writing…" too.
+        from channels.webchat.services import set_staff_typing
+
+        set_staff_typing(conv, True, current_app.config["WEBCHAT_TYPING_SECONDS"])
     db.session.commit()
     return jsonify(ok=True, seconds=presence.TYPING_SECONDS)
 
