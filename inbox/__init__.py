@@ -33,8 +33,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     dbmod.install_listeners()
     db.init_app(app)
-    with app.app_context():
-        dbmod.configure_engine(db.engine)  # creates the engine object; connects to nothing
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -43,29 +43,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cur.close()
 
 
-def configure_engine(engine: Engine) -> None:
-    """Our own SQLite engine: real savepoints.
-
-    pysqlite issues no BEGIN before a SAVEPOINT, so releasing a savepoint would commit the
-    whole transaction. SQLAlchemy's documented workaround: the driver does nothing and
-    SQLAlchemy emits BEGIN. (Only for the app's engine; the embedded broker keeps the
-    driver's behaviour that kombu expects.)
-    """
-    if engine.dialect.name != "sqlite" or getattr(engine, "_servicetorg_configured", False):
-        return
-    event.listen(engine, "connect", _driver_autocommit)
-    event.listen(engine, "begin", _emit_begin)
-    engine._servicetorg_configured = True  # type: ignore[attr-defined]
-
-
-def _driver_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
-    dbapi_connection.isolation_level = None
-
-
-def _emit_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     """Queue a Celery task (by name, with plain arguments) to be sent after the commit."""
     db.session.info.setdefault(_PENDING, []).append((task_name, args, kwargs))

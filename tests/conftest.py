@@ -101,14 +101,18 @@ class RecordingDispatcher:
     def names(self) -> list[str]:
         return [s[0] for s in self.sent]
 
-    def run_all(self, limit: int = 100) -> list[Any]:
-        """Run queued tasks (and tasks they queue) in order, each in its own app context."""
+    def run_all(self, limit: int = 100, only: str | None = None) -> list[Any]:
+        """Run queued tasks (and tasks they queue) in order, each in its own app context.
+
+        Returns their results; with `only`, just the results of tasks with that name."""
         celery = self.app.extensions["celery"]
         celery.loader.import_default_modules()
         results = []
         while self.sent and limit:
             name, args, kwargs = self.sent.pop(0)
-            results.append(celery.tasks[name].apply(args=args, kwargs=kwargs, throw=True).get())
+            result = celery.tasks[name].apply(args=args, kwargs=kwargs, throw=True).get()
+            if only is None or name == only:
+                results.append(result)
             limit -= 1
         return results
 

@@ -130,4 +130,4 @@ def poll_via_beat(tasks: Any) -> list[Any]:
     celery = tasks.app.extensions["celery"]
     celery.loader.import_default_modules()
     celery.tasks["servicetorg.inbound.poll_all"].apply().get()
-    return tasks.run_all()
+    return tasks.run_all(only="servicetorg.inbound.poll_account")

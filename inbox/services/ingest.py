@@ -6,6 +6,7 @@ a poll that overlaps a push, or two deliveries racing each other store the messa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ from inbox.models import (
     Message,
 )
 from inbox.models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -114,12 +117,23 @@ def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, b
     _touch_inbound(conversation, message)
     db.session.flush()
     if new_contact:
-        # Someone new: is it a citizen we already know from another channel? (A suggestion
-        # for the caseworker; nothing is merged silently.)
-        from inbox.services.matching import queue_matching
-
-        queue_matching(contact.id)
+        _suggest_matches(contact)
     return message, True
+
+
+def _suggest_matches(contact: Contact) -> None:
+    """Someone new: is it a citizen already known from another channel? Only a suggestion
+    for the caseworker (nothing is merged silently), made in the same transaction so it
+    cannot be lost; a failure here never costs the message."""
+    from inbox.services import matching
+
+    if not matching.has_match_keys(contact):
+        return
+    try:
+        with db.session.begin_nested():
+            matching.suggest_for_contact(contact.id)
+    except Exception:  # noqa: BLE001 - logged; the message matters more than the suggestion
+        log.exception("contact matching failed for contact %s", contact.id)
 
 
 def contact_for_identity(

@@ -62,6 +62,12 @@ def normalise_name(raw: str | None) -> str | None:
     return s if len(s.split(" ")) >= 2 else None
 
 
+def has_match_keys(contact: Contact) -> bool:
+    """Whether there is anything to match on (an anonymous chat visitor has nothing)."""
+    phones, emails = _keys(contact)
+    return bool(phones or emails or normalise_name(contact.name))
+
+
 def queue_matching(contact_id: int) -> None:
     """Compute suggestions for this contact after the current transaction commits."""
     queued = db.session.info.setdefault("servicetorg.matching_queued", set())
