@@ -41,7 +41,15 @@ def test_reply_and_journal_through_real_worker(app, client, factory, login, base
         out = db.session.scalars(select(Message).where(Message.direction == "out")).one()
         assert out.delivery_status is DeliveryStatus.DELIVERED
 
-        client.post(f"/c/{conv.id}/flag", data={"new_case_title": "Bad", "title": "Spørsmål"})
+        client.post(
+            f"/c/{conv.id}/archive/flag",
+            data={
+                "case_choice": "new",
+                "new_case_title": "Bad",
+                "title": "Spørsmål",
+                "anonymous": "on",
+            },
+        )
         client.post("/logout")
         login(archivist)
         item_id = db.session.scalars(select(ArchiveItem.id)).one()

@@ -57,8 +57,13 @@ def test_chat_message_reply_flag_and_journal(app, client, factory, login, tasks,
 
     # Flag as part of a new case; records staff approve; the worker journals it.
     resp = client.post(
-        f"/c/{conv.id}/flag",
-        data={"new_case_title": "Klage på byggesak", "title": "Klage via chat"},
+        f"/c/{conv.id}/archive/flag",
+        data={
+            "case_choice": "new",
+            "new_case_title": "Klage på byggesak",
+            "title": "Klage via chat",
+            "anonymous": "on",
+        },
     )
     assert resp.status_code == 303
     client.post("/logout")

@@ -61,7 +61,6 @@ ROUTES: dict[str, str] = {
     "queue.live.who_is_typing": STAFF,
     "conversation.show": STAFF,
     "conversation.reply": STAFF,
-    "conversation.flag": STAFF,
     "conversation.attachment": STAFF,
     "conversation_actions.assign": STAFF,
     "conversation_actions.transfer": STAFF,

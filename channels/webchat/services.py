@@ -141,21 +141,25 @@ def visitor_messages(
     contact_id = contact_id or _contact_id(account, token)
     if contact_id is None:
         return []
-    msgs = list(
-        db.session.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id.in_(_conversation_ids(account, contact_id)),
-                Message.is_note.is_(False),
-                Message.id > after_id,
-                Message.removed_at.is_(None),
-                # A reply is shown once the worker has handed it to the channel.
-                Message.delivery_status != DeliveryStatus.QUEUED,
-            )
-            .order_by(Message.id)
-            .limit(200)
+    visible = (
+        Message.conversation_id.in_(_conversation_ids(account, contact_id)),
+        Message.is_note.is_(False),
+        Message.id > after_id,
+    )
+    # A reply is shown once the worker has finished handing it to the channel (marking it
+    # delivered while the worker holds it could be overwritten by the worker's "sent"). The
+    # widget's cursor must never pass a reply still on its way, so nothing after it is shown
+    # yet either: it would be skipped for good.
+    in_flight = db.session.scalar(
+        select(func.min(Message.id)).where(
+            *visible,
+            Message.delivery_status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING)),
         )
     )
+    query = select(Message).where(*visible, Message.removed_at.is_(None))
+    if in_flight is not None:
+        query = query.where(Message.id < in_flight)
+    msgs = list(db.session.scalars(query.order_by(Message.id).limit(200)))
     for m in msgs:
         if m.direction is Direction.OUTBOUND:
             update_delivery_status(m, DeliveryStatus.DELIVERED)

@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from archiving import triage
 from archiving.models import ArchiveItem
 from channels.registry import reply_limits
 from inbox.extensions import db
@@ -119,28 +118,6 @@ def reply(conversation_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for(".show", conversation_id=conv.id), 303)
     db.session.commit()
     flash(_("Note saved.") if note else _("Reply queued for sending."), "success")
-    return redirect(url_for(".show", conversation_id=conv.id), 303)
-
-
-@bp.post("/<int:conversation_id>/flag")
-@login_required
-def flag(conversation_id: int):  # type: ignore[no-untyped-def]
-    conv = conversation_for_user(conversation_id)
-    user = require_role(conv.tenant_id, Role.CASEWORKER, Role.RECORDS_OFFICER)
-    try:
-        triage.flag_conversation(
-            conv,
-            user,
-            case_number=request.form.get("case_number", ""),
-            new_case_title=request.form.get("new_case_title", ""),
-            title=request.form.get("title", ""),
-        )
-    except triage.TriageError as exc:
-        db.session.rollback()
-        flash(exc.user_message(), "error")
-        return redirect(url_for(".show", conversation_id=conv.id), 303)
-    db.session.commit()
-    flash(_("Flagged for the archive. Records staff will review it."), "success")
     return redirect(url_for(".show", conversation_id=conv.id), 303)
 
 
