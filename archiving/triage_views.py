@@ -39,6 +39,8 @@ def panel_context(conv: Conversation) -> dict[str, Any]:
         "suggestions": suggestions.suggest(conv.meta, texts),
         "defaults": defaults,
         "derived": {m.id: triage.journalposttype_for(m) for m in messages},
+        # Position of each message in the thread (1-based), for the labels.
+        "position": {m.id: i for i, m in enumerate(messages, 1)},
         "states": ArchiveState,
     }
 
