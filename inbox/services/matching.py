@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from inbox.db import enqueue
@@ -30,7 +30,7 @@ from inbox.models import (
     User,
 )
 from inbox.models.base import utcnow
-from inbox.services import audit
+from inbox.services import audit, merging
 
 TASK = "servicetorg.default.match_contacts"
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
@@ -249,7 +249,9 @@ def confirm(row: ContactMatchSuggestion, user: User) -> Contact:
     survivor, merged = _contact(row.contact_a_id), _contact(row.contact_b_id)
     if survivor.merged_into_id or merged.merged_into_id:
         raise MatchError("already_merged")
-    row.merge_record = _merge(survivor, merged)
+    # The same merge (and undo) as a caseworker's manual one: inbox/services/merging.py.
+    merging.merge_contacts(merged, survivor, user)
+    row.merge_record = {"survivor_id": survivor.id, "merged_id": merged.id}
     _decide(row, user, MatchStatus.CONFIRMED)
     audit.record(
         "contact_merged",
@@ -267,67 +269,9 @@ def undo(row: ContactMatchSuggestion, user: User) -> None:
     """Put back what `confirm` moved; the pair is not suggested again."""
     if row.status is not MatchStatus.CONFIRMED:
         raise MatchError("not_confirmed")
-    _unmerge(row.merge_record)
+    merged = _contact(int(row.merge_record["merged_id"]))
+    if merged.merged_into_id is not None:
+        merging.undo_contact_merge(merged, user)
     _decide(row, user, MatchStatus.UNDONE)
     audit.record("contact_merge_undone", row, tenant_id=row.tenant_id, actor=user)
     db.session.flush()
-
-
-def _merge(survivor: Contact, merged: Contact) -> dict[str, object]:
-    idents = [i.id for i in merged.identities]
-    for ident in merged.identities:
-        ident.previous_contact_id = merged.id
-        ident.contact_id = survivor.id
-    convs = list(
-        db.session.scalars(select(Conversation.id).where(Conversation.contact_id == merged.id))
-    )
-    msgs = list(db.session.scalars(select(Message.id).where(Message.contact_id == merged.id)))
-    if convs:
-        db.session.execute(
-            update(Conversation).where(Conversation.id.in_(convs)).values(contact_id=survivor.id)
-        )
-    if msgs:
-        db.session.execute(
-            update(Message).where(Message.id.in_(msgs)).values(contact_id=survivor.id)
-        )
-    filled = [
-        f for f in ("name", "email", "phone") if not getattr(survivor, f) and getattr(merged, f)
-    ]
-    for f in filled:
-        setattr(survivor, f, getattr(merged, f))
-    merged.merged_into_id = survivor.id
-    db.session.flush()
-    db.session.expire_all()
-    return {
-        "survivor_id": survivor.id,
-        "merged_id": merged.id,
-        "identities": idents,
-        "conversations": convs,
-        "messages": msgs,
-        "filled": filled,
-    }
-
-
-def _unmerge(rec: dict[str, object]) -> None:
-    survivor, merged = _contact(int(rec["survivor_id"])), _contact(int(rec["merged_id"]))  # type: ignore[arg-type]
-    ident_ids = list(rec.get("identities") or [])  # type: ignore[call-overload]
-    if ident_ids:
-        db.session.execute(
-            update(ContactIdentity)
-            .where(ContactIdentity.id.in_(ident_ids), ContactIdentity.contact_id == survivor.id)
-            .values(contact_id=merged.id, previous_contact_id=None)
-        )
-    for model, key in ((Conversation, "conversations"), (Message, "messages")):
-        ids = list(rec.get(key) or [])  # type: ignore[call-overload]
-        if ids:
-            db.session.execute(
-                update(model)
-                .where(model.id.in_(ids), model.contact_id == survivor.id)
-                .values(contact_id=merged.id)
-            )
-    for f in rec.get("filled") or []:  # type: ignore[attr-defined]
-        if getattr(survivor, f) == getattr(merged, f):
-            setattr(survivor, f, None)
-    merged.merged_into_id = None
-    db.session.flush()
-    db.session.expire_all()
