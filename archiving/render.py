@@ -6,7 +6,9 @@ removals, and images embedded. Images in accepted formats also become vedlegg of
 other attachments are converted (to PNG) or listed with their checksum.
 
 The same input gives the same bytes: the PDF's dates come from the data (not the clock) and
-WeasyPrint's file identifier is a hash of the content.
+WeasyPrint's file identifier is a hash of the content. Where libharfbuzz-subset is missing,
+WeasyPrint subsets fonts with fontTools, which stamps each subset with the current time unless
+SOURCE_DATE_EPOCH (the reproducible-builds convention) fixes it; it is set below.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -26,6 +29,9 @@ from archiving.models import ArchiveItem
 from inbox import ROOT
 from inbox.extensions import db
 from inbox.models import Attachment, Conversation, Message, Tenant, User
+
+# A fixed font timestamp for fontTools (see above); an operator's own value is kept.
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1577836800")  # 2020-01-01
 
 PDF_TEMPLATES = ROOT / "templates" / "archiving" / "pdf"
 PDFA_2U = "fmt/478"

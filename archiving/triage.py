@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -140,7 +141,7 @@ class FlagDetails:
         return d
 
 
-def journalposttype_for(message: Message) -> str:
+def journalposttype_for(message: Message | MessageSummary) -> str:
     """A citizen's message is inngående (I); the municipality's reply is utgående (U)."""
     return "I" if message.direction is Direction.INBOUND else "U"
 
@@ -171,6 +172,26 @@ def archivable_messages(conv: Conversation) -> list[Message]:
     )
 
 
+@dataclass(frozen=True)
+class MessageSummary:
+    """What the flag form needs of a message: no attachments, revisions or provider data."""
+
+    id: int
+    direction: Direction
+    sent_at: datetime
+    body: str
+
+
+def archivable_summaries(conv: Conversation) -> list[MessageSummary]:
+    """archivable_messages() as light rows, for forms that list them."""
+    rows = db.session.execute(
+        select(Message.id, Message.direction, Message.sent_at, Message.body)
+        .where(Message.conversation_id == conv.id, Message.is_note.is_(False))
+        .order_by(Message.sent_at, Message.id)
+    ).all()
+    return [MessageSummary(*row) for row in rows]
+
+
 def flagged_message_ids(conv: Conversation, exclude_item: int | None = None) -> set[int]:
     """Messages of the conversation that already belong to a live archive item."""
     query = (
@@ -181,6 +202,12 @@ def flagged_message_ids(conv: Conversation, exclude_item: int | None = None) -> 
     if exclude_item is not None:
         query = query.where(ArchiveItem.id != exclude_item)
     return set(db.session.scalars(query).all())
+
+
+def unflagged_message_ids(conv: Conversation) -> list[int]:
+    """The conversation's archivable messages not yet in a live item, oldest first."""
+    flagged = flagged_message_ids(conv)
+    return [m.id for m in archivable_summaries(conv) if m.id not in flagged]
 
 
 def flag_conversation(

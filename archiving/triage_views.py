@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from archiving import suggestions, triage
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
+from inbox.formatting import short_datetime_formatter
 from inbox.models import Conversation, Role
 from inbox.services.access import conversation_for_user, require_role
 
@@ -25,24 +26,48 @@ bp = Blueprint("triage", __name__, url_prefix="/c/<int:conversation_id>/archive"
 STAFF = (Role.CASEWORKER, Role.RECORDS_OFFICER)
 
 
-def panel_context(conv: Conversation) -> dict[str, Any]:
-    messages = triage.archivable_messages(conv)
-    items = db.session.scalars(
-        select(ArchiveItem).where(ArchiveItem.conversation_id == conv.id).order_by(ArchiveItem.id)
-    ).all()
-    texts = [m.body for m in messages]
-    defaults = triage.default_details(conv)
+# Up to this many unflagged messages are listed with checkboxes in the conversation page's
+# panel; a longer thread gets the list on a page of its own (choose) instead.
+INLINE_CHOOSER_MAX = 20
+
+
+def chooser_context(conv: Conversation) -> dict[str, Any]:
+    """The messages of the flag form: all archivable ones, those still free to flag, their
+    position in the thread (1-based, for the labels) and their derived entry type."""
+    messages = triage.archivable_summaries(conv)
+    flagged = triage.flagged_message_ids(conv)
     return {
         "messages": messages,
-        "items": items,
-        "flagged": triage.flagged_message_ids(conv),
-        "suggestions": suggestions.suggest(conv.meta, texts),
-        "defaults": defaults,
+        "free": [m for m in messages if m.id not in flagged],
         "derived": {m.id: triage.journalposttype_for(m) for m in messages},
-        # Position of each message in the thread (1-based), for the labels.
         "position": {m.id: i for i, m in enumerate(messages, 1)},
-        "states": ArchiveState,
+        "defaults": triage.default_details(conv),
+        "type_options": type_options(),
     }
+
+
+def panel_context(conv: Conversation) -> dict[str, Any]:
+    ctx = chooser_context(conv)
+    ctx.update(
+        items=db.session.scalars(
+            select(ArchiveItem)
+            .where(ArchiveItem.conversation_id == conv.id)
+            .order_by(ArchiveItem.id)
+        ).all(),
+        suggestions=suggestions.suggest(conv.meta, [m.body for m in ctx["messages"]]),
+        inline=len(ctx["free"]) <= INLINE_CHOOSER_MAX,
+        states=ArchiveState,
+    )
+    return ctx
+
+
+def type_options() -> list[tuple[str, str]]:
+    return [
+        ("I", _("I – incoming")),
+        ("U", _("U – outgoing")),
+        ("N", _("N – internal, for follow-up")),
+        ("X", _("X – internal, no follow-up")),
+    ]
 
 
 @bp.app_context_processor
@@ -66,9 +91,14 @@ def _item(conv: Conversation, item_id: int) -> ArchiveItem:
 def flag(conversation_id: int):  # type: ignore[no-untyped-def]
     conv = conversation_for_user(conversation_id)
     user = require_role(conv.tenant_id, *STAFF)
-    # The form lists the messages with checkboxes; without the list, the whole conversation.
+    # The form lists the messages with checkboxes ("choosing"), or offers every message not yet
+    # flagged ("remaining"); with neither, the whole conversation.
     ids = _ids(request.form.getlist("message_ids")) if "choosing" in request.form else None
+    if ids is None and "remaining" in request.form:
+        ids = triage.unflagged_message_ids(conv)
     try:
+        if ids == [] and "remaining" in request.form:
+            raise triage.TriageError("nothing")
         triage.flag_conversation(
             conv, user, message_ids=ids, details=triage.FlagDetails.from_form(request.form)
         )
@@ -79,6 +109,21 @@ def flag(conversation_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(_("Flagged for the archive. Records staff will review it."), "success")
     return _back(conv)
+
+
+@bp.get("/choose")
+@login_required
+def choose(conversation_id: int):  # type: ignore[no-untyped-def]
+    """The flag form with every message listed, text included, for threads too long to list
+    in the conversation page's panel."""
+    conv = conversation_for_user(conversation_id)
+    require_role(conv.tenant_id, *STAFF)
+    return render_template(
+        "archiving/choose.html",
+        conv=conv,
+        ap=chooser_context(conv),
+        when=short_datetime_formatter(),
+    )
 
 
 @bp.post("/<int:item_id>/withdraw")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import ChannelAccount, Conversation, Role
+from inbox.models import ChannelAccount, Role
 
 
 def admin_alerts() -> list[ChannelAccount]:
@@ -26,21 +26,6 @@ def admin_alerts() -> list[ChannelAccount]:
     )
 
 
-def reply_info(conv: Conversation) -> dict[str, Any]:
-    """For the reply box: why a reply cannot be sent, and the channel's time limits."""
-    from channels.registry import UnknownChannel, get_connector
-
-    try:
-        connector = get_connector(conv.channel_account.kind)
-    except UnknownChannel:
-        return {"reason": None, "limits": None}
-    limits_fn = getattr(connector, "reply_limits", None)
-    return {
-        "reason": connector.cannot_reply_reason(conv),
-        "limits": limits_fn(conv) if limits_fn else None,
-    }
-
-
 def alert_context() -> dict[str, Any]:
     # Functions, so the queries run only on pages that show them.
-    return {"channel_alerts": admin_alerts, "channel_reply_info": reply_info}
+    return {"channel_alerts": admin_alerts}

@@ -157,7 +157,7 @@ def run_cmd(host: str, port: int) -> None:
             f"{host}:{port}",
             "--access-logfile",
             "-",
-            "inbox:create_app()",
+            "inbox.wsgi:app",
         ],
     }
     procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603

@@ -84,3 +84,38 @@ def test_flag_chosen_messages_preview_approve_and_see_receipt(app, factory, task
         # The caseworker sees the receipt on the conversation.
         staff.goto(f"{base}/c/{conv.id}")
         staff.get_by_text(f"Journalført som {item.receipts[0].journalpostnummer}").wait_for()
+
+
+def test_long_thread_is_chosen_on_its_own_page_by_keyboard_at_phone_width(app, factory):  # type: ignore[no-untyped-def]
+    tenant = factory.tenant()
+    account = factory.channel(tenant, ChannelKind.SMS)
+    caseworker = factory.user(tenant, Role.CASEWORKER)
+    conv = thread(account, caseworker, [f"Melding nummer {i}" for i in range(30)])
+
+    with chromium() as browser, live_server(app) as base:
+        staff = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(staff, base, caseworker)
+        staff.goto(f"{base}/c/{conv.id}")
+        staff.get_by_text(
+            "De 30 meldingene som ikke er flagget ennå, tas med", exact=False
+        ).wait_for()
+        link = staff.get_by_role("link", name="Velg meldinger og journalposttyper selv")
+        link.focus()
+        staff.keyboard.press("Enter")
+        staff.get_by_role("heading", name="Flagg som del av en sak").wait_for()
+        assert axe_violations(staff) == []
+        # No sideways scrolling at phone width.
+        assert staff.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        staff.get_by_role("checkbox", name=re.compile(r"^Melding 1 av 30")).focus()
+        staff.keyboard.press("Space")  # untick the first message
+        staff.get_by_label("Type for melding 2", exact=True).select_option("N")
+        staff.get_by_label("…eller tittel på ny sak").fill("Lang tråd")
+        staff.get_by_label("Tittel på journalposten").fill("Alt unntatt første")
+        staff.get_by_role("button", name="Flagg for arkivet").press("Enter")
+        staff.get_by_text("Flagget for arkivet.", exact=False).wait_for()
+
+    item = db.session.scalars(select(ArchiveItem)).one()
+    types = {m.message_id: m.journalposttype for m in item.messages}
+    assert len(types) == 29
+    ordered = sorted(types)
+    assert types[ordered[0]] == "N" and types[ordered[1]] == "I"

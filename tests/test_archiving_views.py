@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archiving import triage
 from archiving.adapters.embedded_models import RecordsEntry
 from archiving.models import ArchiveItem, ArchiveState
+from archiving.triage_views import INLINE_CHOOSER_MAX
 from inbox.extensions import db
 from inbox.models import AuditEntry, ChannelKind, Role
 from tests.archiving_support import flagged, thread
@@ -62,6 +63,79 @@ def test_panel_shows_suggestion_and_flags_chosen_messages(client, login, world):
     # Only the message left over can still be flagged.
     assert f'name="message_ids" value="{msgs[2].id}"' in page
     assert f'name="message_ids" value="{msgs[0].id}"' not in page
+
+
+def test_long_thread_flags_the_rest_or_chooses_on_a_page_of_its_own(client, login, factory):  # type: ignore[no-untyped-def]
+    """Past INLINE_CHOOSER_MAX messages the panel offers "everything not yet flagged" and a link
+    to a page listing every message, with its text, to choose from."""
+    tenant = factory.tenant()
+    cw = factory.user(tenant, Role.CASEWORKER)
+    bodies = [f"Melding nummer {i}" for i in range(INLINE_CHOOSER_MAX + 5)]
+    conv = thread(factory.channel(tenant, ChannelKind.SMS), cw, bodies)
+    msgs = triage.archivable_messages(conv)
+    login(cw)
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert 'name="message_ids"' not in page
+    assert f"De {len(msgs)} meldingene som ikke er flagget ennå, tas med" in page
+    assert f'href="/c/{conv.id}/archive/choose"' in page
+
+    # The page of its own: every message with its text; flag two of them, one as N.
+    choose = client.get(f"/c/{conv.id}/archive/choose").get_data(as_text=True)
+    assert choose.count('name="message_ids"') == len(msgs)
+    assert "Melding nummer 7</p>" in choose
+    resp = client.post(
+        f"/c/{conv.id}/archive/flag",
+        data={
+            "choosing": "1",
+            "message_ids": [str(msgs[0].id), str(msgs[1].id)],
+            f"type_{msgs[1].id}": "N",
+            "new_case_title": "Henvendelse",
+            "title": "Første del",
+            "correspondent_name": "Kari Nordmann",
+        },
+    )
+    assert resp.status_code == 303
+    first = db.session.scalars(select(ArchiveItem)).one()
+    assert sorted((m.message_id, m.journalposttype) for m in first.messages) == [
+        (msgs[0].id, "I"),
+        (msgs[1].id, "N"),
+    ]
+
+    # "The rest" from the conversation page takes exactly the messages not flagged yet.
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert f"De {len(msgs) - 2} meldingene som ikke er flagget ennå, tas med" in page
+    resp = client.post(
+        f"/c/{conv.id}/archive/flag",
+        data={
+            "remaining": "1",
+            "new_case_title": "Henvendelse",
+            "title": "Resten",
+            "correspondent_name": "Kari Nordmann",
+        },
+    )
+    assert resp.status_code == 303
+    rest = db.session.scalars(select(ArchiveItem).where(ArchiveItem.title == "Resten")).one()
+    assert sorted(m.message_id for m in rest.messages) == sorted(m.id for m in msgs[2:])
+    assert {m.journalposttype for m in rest.messages} == {"I", "U"}
+
+    # Nothing left: the panel offers no flag form, the choose page says so, and a stale
+    # "the rest" form is refused with nothing stored.
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert "Flagg for arkivet</button>" not in page
+    choose = client.get(f"/c/{conv.id}/archive/choose").get_data(as_text=True)
+    assert "Alle meldingene i samtalen er allerede flagget for arkivet." in choose
+    resp = client.post(
+        f"/c/{conv.id}/archive/flag",
+        data={
+            "remaining": "1",
+            "new_case_title": "Henvendelse",
+            "title": "Igjen",
+            "correspondent_name": "Kari Nordmann",
+        },
+        follow_redirects=True,
+    )
+    assert "Det er ingenting i denne samtalen å arkivere." in resp.get_data(as_text=True)
+    assert db.session.scalars(select(func.count()).select_from(ArchiveItem)).one() == 2
 
 
 def test_flag_errors_are_shown_and_nothing_is_stored(client, login, world):

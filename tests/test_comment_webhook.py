@@ -11,6 +11,7 @@ import pytest
 from flask import render_template_string
 from sqlalchemy import func, select
 
+from channels.registry import reply_limits
 from channels.wordpress.hearing import suggested_replies
 from inbox.extensions import db
 from inbox.models import ChannelAccount, ChannelKind, Conversation, Message, Tenant
@@ -190,7 +191,9 @@ def test_anonymous_hearing_comment_offers_a_ready_reply(
     # The partial shows it, editable, with why it cannot be sent from here (webhook source).
     with app.test_request_context("/?lang=nb"):
         html = render_template_string(
-            '{% include "webcomments/_suggested_replies.html" %}', conv=conv
+            '{% include "webcomments/_suggested_replies.html" %}',
+            conv=conv,
+            limits=reply_limits(conv),
         )
     assert "skjema.example.no/horing</textarea>" in html
     assert "kan ikke publiseres automatisk" in html

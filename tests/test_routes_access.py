@@ -83,6 +83,7 @@ ROUTES: dict[str, str] = {
     "records.retry": RECORDS,
     "records.return_item": RECORDS,
     "triage.flag": STAFF,
+    "triage.choose": STAFF,
     "triage.reflag": STAFF,
     "triage.withdraw": STAFF,
     "matching.decide": STAFF,

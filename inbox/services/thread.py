@@ -92,15 +92,23 @@ def contact_card(conv: Conversation, user: User) -> ContactCard:
     return ContactCard(contact, others, merged)
 
 
-def staff_and_teams(tenant_id: int) -> tuple[list[User], list[Team]]:
-    staff = list(
-        db.session.scalars(
-            select(User)
+@dataclass
+class StaffLabel:
+    id: int
+    name: str
+
+
+def staff_and_teams(tenant_id: int) -> tuple[list[StaffLabel], list[Team]]:
+    """Who a conversation can be assigned to (names only) and the teams it can move to."""
+    staff = [
+        StaffLabel(uid, name)
+        for uid, name in db.session.execute(
+            select(User.id, User.name)
             .join(Membership, Membership.user_id == User.id)
             .where(Membership.tenant_id == tenant_id, User.is_enabled.is_(True))
             .order_by(User.name)
         )
-    )
+    ]
     teams = list(
         db.session.scalars(select(Team).where(Team.tenant_id == tenant_id).order_by(Team.name))
     )

@@ -27,16 +27,11 @@ ERRORS = {
 
 @bp.app_context_processor
 def _helpers() -> dict[str, object]:
-    from channels.registry import get_connector
     from channels.wordpress.hearing import suggested_replies
-
-    def reply_blocked(conv):  # type: ignore[no-untyped-def]
-        return get_connector(conv.channel_account.kind).cannot_reply_reason(conv)
 
     return {
         "match_suggestions": matching.for_conversation,
         "suggested_replies": suggested_replies,
-        "reply_blocked": reply_blocked,
     }
 
 
