@@ -53,6 +53,41 @@ def test_a_committed_message_reaches_the_stream_of_its_municipality_only(
     assert theirs_conv not in {p["conversation_id"] for _, p in events}
 
 
+def test_another_teams_conversation_is_not_even_named_in_the_stream(
+    app, factory, client, login, short_streams
+):
+    """A caseworker outside the building team hears nothing about its conversations (not even
+    their ids); a team-less conversation, and the admin's stream, carry everything."""
+    from tests.test_routes_access import forget_user
+
+    tenant = factory.tenant()
+    building = factory.team(tenant, "Byggesak")
+    team_chat = factory.channel(tenant, team_id=building.id)
+    open_chat = factory.channel(tenant)
+    outsider = factory.user(tenant, Role.CASEWORKER)
+    admin = factory.user(tenant, Role.ADMIN)
+
+    login(outsider)
+    resp = client.get("/live/events")
+    secret = factory.inbound(team_chat, body="Byggesøknad")
+    public = factory.inbound(open_chat, body="Søppeltømming")
+    secret_conv, public_conv = secret.conversation_id, public.conversation_id
+    raw = b"".join(c if isinstance(c, bytes) else c.encode() for c in resp.response).decode()
+    resp.close()
+    assert f'"conversation_id": {secret_conv}' not in raw
+    assert f'"conversation_id": {public_conv}' in raw
+
+    forget_user()
+    login(admin)
+    resp = client.get("/live/events")
+    factory.inbound(team_chat, body="Mer om byggesøknaden", identity="visitor-admin-sees")
+    admin_sees = {p["conversation_id"] for _, p in read_events(resp)}
+    assert db.session.get(type(secret.conversation), secret_conv).team_id == building.id
+    assert any(
+        db.session.get(type(secret.conversation), c).team_id == building.id for c in admin_sees
+    )
+
+
 def test_assignment_and_status_changes_are_streamed(app, factory, client, login, short_streams):
     tenant = factory.tenant()
     user = factory.user(tenant, Role.CASEWORKER)

@@ -69,6 +69,48 @@ def visible_conversations_clause(user: User) -> ColumnElement[bool]:
     return or_(*parts) if parts else false()
 
 
+class Audience:
+    """Which conversations' real-time notices a user may receive: the rule of
+    visible_conversations_clause, checked per notice against the conversation's team now.
+
+    Lives as long as a stream; it reads through short connections of its own, never the
+    request's session, so a stream holds no transaction open between notices."""
+
+    def __init__(self, user: User) -> None:
+        self.whole = {m.tenant_id for m in user.memberships if m.role in WHOLE_TENANT}
+        self.teams_only = {m.tenant_id for m in user.memberships if m.role not in WHOLE_TENANT}
+        self.user_id = user.id
+
+    @property
+    def tenant_ids(self) -> list[int]:
+        return sorted(self.whole | self.teams_only)
+
+    def admits(self, conversation_id: int | None) -> bool:
+        if conversation_id is None:
+            return False
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                select(Conversation.tenant_id, Conversation.team_id).where(
+                    Conversation.id == conversation_id
+                )
+            ).first()
+            if row is None:
+                return False
+            tenant_id, team_id = row
+            if tenant_id in self.whole:
+                return True
+            if tenant_id not in self.teams_only:
+                return False
+            if team_id is None:
+                return True
+            member = conn.scalar(
+                select(TeamMember.team_id).where(
+                    TeamMember.user_id == self.user_id, TeamMember.team_id == team_id
+                )
+            )
+            return member is not None
+
+
 def conversation_for_user(conversation_id: int) -> Conversation:
     """The conversation, or 404 when it does not exist or the user may not see it."""
     conv = db.session.get(Conversation, conversation_id)

@@ -23,7 +23,7 @@ from flask_login import login_required
 from inbox.extensions import db
 from inbox.models import ChannelKind, Role
 from inbox.services import presence, realtime
-from inbox.services.access import conversation_for_user, current, require_role
+from inbox.services.access import Audience, conversation_for_user, current, require_role
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
@@ -31,13 +31,13 @@ bp = Blueprint("live", __name__, url_prefix="/live")
 @bp.get("/events")
 def events():  # type: ignore[no-untyped-def]
     user = current()  # 401 for a stream without a session: EventSource gives up, page polls
-    tenants = user.tenant_ids()
+    audience = Audience(user)
     db.session.commit()  # end the request's transaction: the stream must not hold it open
     cfg = current_app.config
     seconds = float(cfg["REALTIME_STREAM_SECONDS"])
     poll = float(cfg["REALTIME_POLL_SECONDS"])
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_id")
-    source = realtime.events_for(tenants, last_id, seconds, poll)
+    source = realtime.events_for(audience.tenant_ids, last_id, seconds, poll)
 
     def generate():  # type: ignore[no-untyped-def]
         yield f"retry: {int(cfg['REALTIME_RETRY_MS'])}\n: connected\n\n"
@@ -46,6 +46,12 @@ def events():  # type: ignore[no-untyped-def]
                 yield ": keep-alive\n\n"
                 continue
             head = f"id: {event_id}\n" if event_id else ""
+            if not audience.admits(payload.get("conversation_id")):
+                # Another team's conversation: not even its id goes out. An id-only block
+                # moves the browser's Last-Event-ID on without dispatching anything.
+                if head:
+                    yield head + "\n"
+                continue
             yield f"{head}event: {payload['type']}\ndata: {json.dumps(payload)}\n\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
