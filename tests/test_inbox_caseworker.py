@@ -281,6 +281,38 @@ def test_merge_contacts_and_undo(app, client, login, factory, desk):
     assert "contact.merge" in actions and "contact.unmerge" in actions
 
 
+def test_undoing_a_contact_merge_takes_back_the_name_it_lent(app, client, login, factory, desk):
+    """The anonymous chat visitor showed the SMS contact's name while merged; after undo the
+    visitor is anonymous again and the SMS contact still has its name. A name given to the
+    surviving contact after the merge is its own and stays."""
+    sms = factory.channel(desk["tenant"], ChannelKind.SMS, name="SMS")
+    chat_conv = factory.conversation(desk["chat"], identity="visitor-anon")
+    sms_msg = factory.inbound(
+        sms, identity="+4792222222", kind=IdentityKind.PHONE, contact_name="Ola Nordmann"
+    )
+    sms_contact, chat_contact = sms_msg.conversation.contact_id, chat_conv.contact_id
+    login(desk["cw"])
+
+    def contact_name_on_card() -> str:
+        page = client.get(f"/c/{chat_conv.id}").get_data(as_text=True)
+        start = page.index('class="contact-name">') + len('class="contact-name">')
+        return page[start : page.index("<span", start)].strip()
+
+    client.post(f"/c/{chat_conv.id}/contact/merge", data={"contact": "+4792222222"})
+    assert contact_name_on_card() == "Ola Nordmann"
+    client.post(f"/c/{chat_conv.id}/contact/{sms_contact}/unmerge")
+    db.session.expire_all()
+    assert contact_name_on_card() == f"#{chat_contact}"
+    assert db.session.get(Contact, sms_contact).name == "Ola Nordmann"
+
+    client.post(f"/c/{chat_conv.id}/contact/merge", data={"contact": "+4792222222"})
+    db.session.get(Contact, chat_contact).name = "Ola K. Nordmann"  # corrected since
+    db.session.commit()
+    client.post(f"/c/{chat_conv.id}/contact/{sms_contact}/unmerge")
+    db.session.expire_all()
+    assert contact_name_on_card() == "Ola K. Nordmann"
+
+
 def test_unknown_contact_for_merge_is_a_clear_error(app, client, login, factory, desk):
     conv = factory.conversation(desk["chat"])
     foreign = factory.conversation(factory.channel(factory.tenant()))

@@ -17,6 +17,9 @@ from inbox.models import (
 from inbox.models.base import utcnow
 from inbox.services import audit
 
+# What a merge fills in on the surviving contact when it has none of its own.
+COPIED_FIELDS = ("name", "email", "phone")
+
 
 class MergeError(ValueError):
     """The merge is not possible; str(exc) is a short code the view turns into a message."""
@@ -83,7 +86,8 @@ def find_contact(tenant_id: int, ref: str) -> Contact | None:
 def merge_contacts(source: Contact, target: Contact, actor: User) -> None:
     """`source` becomes part of `target`: its identities and conversations move over.
 
-    What moved is remembered (ContactIdentity.previous_contact_id and the audit entry), so
+    What moved is remembered (ContactIdentity.previous_contact_id and the audit entry, which
+    also lists the name, e-mail or phone copied onto `target` where it had none), so
     undo_contact_merge() can put it back.
     """
     if source.id == target.id:
@@ -103,9 +107,11 @@ def merge_contacts(source: Contact, target: Contact, actor: User) -> None:
     )
     _move(conv_ids, source.id, target.id)
     source.merged_into_id = target.id
-    for field in ("name", "email", "phone"):
+    copied = {}
+    for field in COPIED_FIELDS:
         if not getattr(target, field) and getattr(source, field):
-            setattr(target, field, getattr(source, field))
+            copied[field] = getattr(source, field)
+            setattr(target, field, copied[field])
     audit.record(
         "contact.merge",
         source,
@@ -114,6 +120,7 @@ def merge_contacts(source: Contact, target: Contact, actor: User) -> None:
         into=target.id,
         identities=[i.id for i in idents],
         conversations=conv_ids,
+        copied=copied,
     )
     db.session.flush()
     db.session.expire(target, ["identities"])
@@ -135,7 +142,8 @@ def undo_contact_merge(source: Contact, actor: User) -> Contact:
         .order_by(AuditEntry.id.desc())
         .limit(1)
     )
-    conv_ids = list((entry.data or {}).get("conversations", [])) if entry is not None else []
+    data = (entry.data or {}) if entry is not None else {}
+    conv_ids = list(data.get("conversations", []))
     idents = list(
         db.session.scalars(
             select(ContactIdentity).where(
@@ -157,6 +165,7 @@ def undo_contact_merge(source: Contact, actor: User) -> Contact:
     )
     _move(still, target.id, source.id)
     source.merged_into_id = None
+    taken_back = _take_back_copied(target, data.get("copied") or {})
     audit.record(
         "contact.unmerge",
         source,
@@ -165,11 +174,25 @@ def undo_contact_merge(source: Contact, actor: User) -> Contact:
         out_of=target.id,
         identities=[i.id for i in idents],
         conversations=still,
+        taken_back=taken_back,
     )
     db.session.flush()
     db.session.expire(target, ["identities"])
     db.session.expire(source, ["identities"])
     return target
+
+
+def _take_back_copied(target: Contact, copied: dict[str, str]) -> list[str]:
+    """Clear what the merge copied onto `target`, unless someone has changed it since (then it
+    is the contact's own now). The split-off contact kept its values all along."""
+    taken = [
+        field
+        for field, value in copied.items()
+        if field in COPIED_FIELDS and getattr(target, field) == value
+    ]
+    for field in taken:
+        setattr(target, field, None)
+    return taken
 
 
 def _move(conv_ids: list[int], old: int, new: int) -> None:
