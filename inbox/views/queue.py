@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from babel import dates
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from inbox.extensions import db
+from inbox.formatting import short_datetime_formatter
 from inbox.models import ChannelKind, ConversationStatus, Team
 from inbox.services import queue as svc
 from inbox.services import realtime
@@ -50,25 +47,8 @@ def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
         "label_waiting": _("Waiting"),
         "label_flagged": _("Flagged for archive"),
         "label_snoozed": _("Snoozed until"),
-        "short_time": short_time_formatter(),
+        "short_time": short_datetime_formatter(),
     }
-
-
-def short_time_formatter():  # type: ignore[no-untyped-def]
-    """Babel's 'short' date-time format for the user's locale and time zone, with the locale
-    data looked up once per page instead of once per row."""
-    locale, tz = get_locale(), get_timezone()
-    date_p = dates.parse_pattern(dates.get_date_format("short", locale=locale))
-    time_p = dates.parse_pattern(dates.get_time_format("short", locale=locale))
-    joined = dates.get_datetime_format("short", locale=locale)
-
-    def fmt(value: datetime) -> str:
-        local = value.astimezone(tz)
-        return joined.replace("{1}", date_p.apply(local, locale)).replace(
-            "{0}", time_p.apply(local, locale)
-        )
-
-    return fmt
 
 
 @bp.get("/")
