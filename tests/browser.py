@@ -63,3 +63,24 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
         {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]}
         for v in results.response["violations"]
     ]
+
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# WCAG 2.1 SC 1.4.10 (reflow): content fits 320 CSS px without scrolling in two dimensions.
+NARROWEST = {"width": 320, "height": 640}
+
+
+def audit(page: Any) -> None:
+    """Zero axe WCAG 2.1 A/AA violations at desktop and phone width, and no sideways
+    scrolling at desktop, phone and 320 px width. Leaves the page at its own size."""
+    own = page.viewport_size
+    for size in (DESKTOP, PHONE, NARROWEST):
+        page.set_viewport_size(size)
+        if size is not NARROWEST:
+            assert axe_violations(page) == [], f"{page.url} at {size['width']}px"
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {size['width']}px"
+    page.set_viewport_size(own)

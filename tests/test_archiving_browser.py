@@ -12,7 +12,7 @@ from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import ChannelKind, Role
 from tests.archiving_support import thread
-from tests.browser import axe_violations, chromium
+from tests.browser import audit, chromium
 from tests.factories import PASSWORD
 from tests.live import live_server
 
@@ -47,22 +47,22 @@ def test_flag_chosen_messages_preview_approve_and_see_receipt(app, factory, task
         sign_in(staff, base, caseworker)
         staff.goto(f"{base}/c/{conv.id}")
         staff.get_by_text("Dette kan være arkivverdig.").wait_for()
-        assert axe_violations(staff) == []
+        audit(staff)
         # The thank-you is not part of the case: leave it out.
         staff.get_by_role("checkbox", name=re.compile(r"^Melding 3 av 3")).uncheck()
         staff.get_by_label("…eller tittel på ny sak").fill("Utsatt frist")
         staff.get_by_label("Tittel på journalposten").fill("Søknad om utsatt frist via SMS")
         staff.get_by_role("button", name="Flagg for arkivet").click()
         staff.get_by_text("Flagget for arkivet.", exact=False).wait_for()
-        assert axe_violations(staff) == []
+        audit(staff)
 
         records = browser.new_context().new_page()
         sign_in(records, base, officer)
         records.goto(f"{base}/records/")
-        assert axe_violations(records) == []
+        audit(records)
         records.get_by_role("link", name="Søknad om utsatt frist via SMS").click()
         records.get_by_role("heading", name="Dette blir arkivert").wait_for()
-        assert axe_violations(records) == []
+        audit(records)
         preview = records.get_by_role("link", name=re.compile(r"^forhåndsvis henvendelse-"))
         assert preview.count() == 2  # the citizen's message (I) and our answer (U)
         resp = records.request.get(base + preview.first.get_attribute("href"))
@@ -79,7 +79,7 @@ def test_flag_chosen_messages_preview_approve_and_see_receipt(app, factory, task
         records.get_by_role("link", name="Journalført").click()
         for receipt in item.receipts:
             records.get_by_role("cell", name=receipt.journalpostnummer).wait_for()
-        assert axe_violations(records) == []
+        audit(records)
 
         # The caseworker sees the receipt on the conversation.
         staff.goto(f"{base}/c/{conv.id}")
@@ -103,7 +103,7 @@ def test_long_thread_is_chosen_on_its_own_page_by_keyboard_at_phone_width(app, f
         link.focus()
         staff.keyboard.press("Enter")
         staff.get_by_role("heading", name="Flagg som del av en sak").wait_for()
-        assert axe_violations(staff) == []
+        audit(staff)
         # No sideways scrolling at phone width.
         assert staff.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         staff.get_by_role("checkbox", name=re.compile(r"^Melding 1 av 30")).focus()

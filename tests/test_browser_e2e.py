@@ -8,7 +8,7 @@ from sqlalchemy import select
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import ChannelKind, Role
-from tests.browser import axe_violations, chromium
+from tests.browser import audit, axe_violations, chromium
 from tests.factories import PASSWORD
 from tests.live import celery_worker, live_server, wait_for
 from workers.celery_app import CeleryDispatcher
@@ -33,7 +33,7 @@ def test_citizen_and_caseworker_in_the_browser(app, factory, base_config):
 
         staff = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
         staff.goto(f"{base}/login")
-        assert axe_violations(staff) == []
+        audit(staff)
         staff.get_by_label("E-postadresse").fill(caseworker.email)
         staff.get_by_label("Passord").fill(PASSWORD)
         staff.get_by_role("button", name="Logg inn").click()
@@ -41,7 +41,7 @@ def test_citizen_and_caseworker_in_the_browser(app, factory, base_config):
             staff.locator(".queue__item a")
         ).first.click()
         staff.get_by_text("Hei, hvor søker jeg om parkeringstillatelse?").wait_for()
-        assert axe_violations(staff) == []
+        audit(staff)
         staff.get_by_label("Melding til innbyggeren").fill("Du søker på kommunens nettside.")
         staff.get_by_role("button", name="Send", exact=True).click()
         staff.get_by_text("Svaret er lagt i kø for sending.").wait_for()

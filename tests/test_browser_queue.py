@@ -7,14 +7,11 @@ from __future__ import annotations
 import pytest
 
 from inbox.models import ChannelKind, Role
-from tests.browser import axe_violations, chromium
+from tests.browser import DESKTOP, PHONE, audit, axe_violations, chromium
 from tests.factories import PASSWORD
 from tests.live import live_server
 
 pytestmark = [pytest.mark.browser]
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def sign_in(page, base, user):
@@ -32,13 +29,6 @@ def focused_conversation(page):
     )
 
 
-def audit_both_widths(page):
-    for size in (DESKTOP, PHONE):
-        page.set_viewport_size(size)
-        assert axe_violations(page) == [], (page.url, size)
-    page.set_viewport_size(DESKTOP)
-
-
 def test_queue_search_and_shortcuts_in_the_browser(app, factory):
     app.config.update(REALTIME_STREAM_SECONDS=5, REALTIME_POLL_SECONDS=0.2)
     tenant = factory.tenant()
@@ -53,7 +43,7 @@ def test_queue_search_and_shortcuts_in_the_browser(app, factory):
         page = browser.new_page(viewport=DESKTOP)
         sign_in(page, base, user)
         page.wait_for_selector(".queue__item")
-        audit_both_widths(page)
+        audit(page)
 
         # j / k move through the queue.
         page.keyboard.press("j")
@@ -83,7 +73,7 @@ def test_queue_search_and_shortcuts_in_the_browser(app, factory):
         page.wait_for_url("**/search?**")
         assert "byggesøknad" in page.locator(".queue__snippet mark").first.inner_text().lower()
         page.get_by_text("Per Hansen").wait_for()
-        audit_both_widths(page)
+        audit(page)
 
         # From the queue, open a conversation; r / n / j work there.
         page.goto(f"{base}/")

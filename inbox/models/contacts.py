@@ -64,4 +64,12 @@ class ContactIdentity(TenantScoped, Timestamped, db.Model):
     # When the citizen opted out of SMS (sent STOP); None again after START.
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def shown_value(self) -> str:
+        """The value as staff see it. A web-chat visitor is known by the hash of a secret token,
+        which means nothing to a person: a short fingerprint tells two visitors apart."""
+        if self.kind is IdentityKind.CHAT_VISITOR and self.value.startswith("sha256:"):
+            return self.value[len("sha256:") :][:8] + "…"
+        return self.value
+
     contact: Mapped[Contact] = relationship(back_populates="identities", foreign_keys=[contact_id])
