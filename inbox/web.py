@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
@@ -51,11 +52,31 @@ def register(app: Flask) -> None:
         app.register_blueprint(bp)
     webchat_limits.init_app(app)
     presence.init_app(app)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, error_response)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)
     app.teardown_appcontext(_rollback_leftovers)
     register_commands(app)
+
+
+# What a person reads on an error page when the code that raised it gave no reason of its own
+# (Werkzeug's defaults are English and written for developers).
+ERROR_TEXTS = {
+    400: (_l("The request is not valid"), _l("Something in the address or the form is wrong.")),
+    401: (_l("Sign in first"), _l("You must be signed in to see this page.")),
+    403: (_l("Not allowed"), _l("Your role does not give access to this page.")),
+    404: (
+        _l("Not found"),
+        _l("The page does not exist, or you do not have access to what it shows."),
+    ),
+    405: (_l("The request is not valid"), _l("This address cannot be used that way.")),
+    413: (_l("Too large"), _l("What was sent is larger than allowed.")),
+    429: (_l("Too many requests"), _l("Wait a little and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("The error has been logged. Try again, and contact support if it happens again."),
+    ),
+}
 
 
 def _wants_json() -> bool:
@@ -64,11 +85,14 @@ def _wants_json() -> bool:
     )
 
 
-def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+def error_response(exc: HTTPException):  # type: ignore[no-untyped-def]
     code = exc.code or 500
     if _wants_json():
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), code
-    return render_template("error.html", code=code, error=exc), code
+    title, text = ERROR_TEXTS.get(code, (exc.name, exc.description))
+    if exc.description != type(exc).description:  # a reason given where it was raised
+        text = exc.description
+    return render_template("error.html", code=code, title=title, text=text), code
 
 
 def _health():  # type: ignore[no-untyped-def]

@@ -79,6 +79,11 @@ def test_reply_note_assign_merge_and_undo(app, factory, browser):
     with live_server(app) as base:
         page = browser.new_page(viewport=DESKTOP)
         sign_in_by_keyboard(page, base, cw.email, PASSWORD)
+        # Error pages are pages too: an unknown conversation, and a page for records staff.
+        for url, status in ((f"{base}/c/{conv.id + 1000}", 404), (f"{base}/records/", 403)):
+            assert page.goto(url).status == status
+            page.get_by_role("link", name="Tilbake til innboksen", exact=True).wait_for()
+            audit(page)
         page.goto(f"{base}/c/{conv.id}")
         page.get_by_text("Hei, når tømmes søpla?").wait_for()
         audit(page)

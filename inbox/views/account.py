@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import Blueprint, abort, current_app, redirect, request, session
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 
 from inbox.extensions import db
 from inbox.views.auth import _safe_next
+from inbox.web import error_response
 
 bp = Blueprint("account", __name__)
 
@@ -47,4 +48,4 @@ def csrf_failed(exc: CSRFError):  # type: ignore[no-untyped-def]
     exc.description = _(
         "The form has expired or did not come from this site. Reload the page and try again."
     )
-    return render_template("error.html", code=400, error=exc), 400
+    return error_response(exc)
