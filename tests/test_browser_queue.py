@@ -99,3 +99,30 @@ def test_queue_search_and_shortcuts_in_the_browser(app, factory):
         other.wait_for_timeout(500)  # let its event stream connect
         page.locator("#reply-body").press_sequentially("Hei Kari", delay=20)
         other.get_by_text("skriver allerede et svar", exact=False).wait_for(timeout=15000)
+
+        # ... and when the first one takes the conversation, the colleague's page says so.
+        page.locator("#assign-me-form button").click()
+        page.get_by_text("Tildelt deg.").wait_for()
+        other.locator("#conv-meta").get_by_text(f"Tildelt {user.name}").wait_for(timeout=15000)
+
+
+def test_a_message_committed_while_the_stream_reconnects_still_appears(app, factory):
+    """Redis pub/sub does not replay what was published while nobody listened: the queue
+    catches up when its stream opens again."""
+    app.config.update(REALTIME_STREAM_SECONDS=1, REALTIME_RETRY_MS=1500, REALTIME_POLL_SECONDS=0.2)
+    tenant = factory.tenant()
+    chat = factory.channel(tenant, ChannelKind.WEBCHAT, name="Nettprat")
+    user = factory.user(tenant, Role.CASEWORKER)
+    factory.inbound(chat, body="Første", contact_name="Kari Nordmann")
+
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page(viewport=DESKTOP)
+        sign_in(page, base, user)
+        page.wait_for_selector(".queue__item")
+        # Wait until a stream has ended, then commit while the page is between streams.
+        with page.expect_event(
+            "requestfinished", predicate=lambda r: "/live/events" in r.url, timeout=15000
+        ):
+            pass
+        factory.inbound(chat, body="Mens strømmen var borte", contact_name="Per Hansen")
+        page.locator(".queue__who", has_text="Per Hansen").wait_for(timeout=15000)

@@ -32,9 +32,13 @@
       .then(function (html) {
         if (!html) return;
         var doc = new DOMParser().parseFromString(html, "text/html");
-        var fresh = doc.getElementById("thread");
-        var thread = document.getElementById("thread");
-        if (fresh && thread) thread.innerHTML = fresh.innerHTML;
+        // The thread and the line saying who has it and its status; the forms are left alone
+        // so nothing the caseworker is choosing or typing is lost.
+        ["thread", "conv-meta"].forEach(function (id) {
+          var fresh = doc.getElementById(id);
+          var here = document.getElementById(id);
+          if (fresh && here) here.innerHTML = fresh.innerHTML;
+        });
       });
   }
 
@@ -76,6 +80,9 @@
     var p = mine(e);
     if (p && p.user_id !== me) showTyping(p.name, p.seconds);
   });
+  // Notices published while the stream was reconnecting are not replayed: catch up instead.
+  var opened = false;
+  source.onopen = function () { if (opened) refreshThread(); opened = true; };
   var failed = false;
   source.onerror = function () {
     if (source.readyState === EventSource.CLOSED && !failed) { failed = true; startPolling(); }

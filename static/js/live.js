@@ -52,6 +52,9 @@
   ["message", "conversation", "assignment", "status"].forEach(function (type) {
     source.addEventListener(type, schedule);
   });
+  // Notices published while the stream was reconnecting are not replayed: catch up instead.
+  var opened = false;
+  source.onopen = function () { if (opened) refresh(""); opened = true; };
   source.onerror = function () {
     // CLOSED means the server refused the stream; a normal end reconnects by itself.
     if (source.readyState === EventSource.CLOSED) startPolling();
