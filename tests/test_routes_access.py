@@ -75,6 +75,7 @@ ROUTES: dict[str, str] = {
     "canned.create": ADMIN,
     "canned.edit": ADMIN,
     "canned.delete": ADMIN,
+    "account.password": USER,
     "records.approve_many": RECORDS,
     "records.document": RECORDS,
     "records.edit": RECORDS,
