@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import func, select
 
 from inbox.extensions import db
@@ -30,6 +30,7 @@ from inbox.models import (
 from inbox.models.base import utcnow
 from inbox.services import staff
 from inbox.services.users import check_password, temporary_password
+from tests.conftest import make_app
 from tests.factories import PASSWORD
 from tests.staff_support import Browser
 
@@ -490,6 +491,38 @@ def test_html_in_names_is_shown_escaped_on_every_page(app, office):
     for page in pages:
         assert "<script>alert" not in page
         assert "&lt;script&gt;" in page
+
+
+def test_staff_forms_without_a_valid_csrf_token_change_nothing(app, office, base_config):
+    strict = make_app({**base_config, "WTF_CSRF_ENABLED": True})
+    client = strict.test_client()
+    with strict.app_context():
+        page = client.get("/login").get_data(as_text=True)
+        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        resp = client.post(
+            "/login",
+            data={"email": office["admin"].email, "password": PASSWORD, "csrf_token": token},
+        )
+        assert resp.status_code == 302
+        before = [count(t) for t in (User, Membership, Team, TeamMember, AuditEntry)]
+        kari = f"{base(office)}/people/{office['cw'].id}"
+        forms = {
+            f"{base(office)}/people": {"email": "x@eksempel.no", "name": "X", "role": "admin"},
+            f"{kari}/role": {"role": "admin"},
+            f"{kari}/remove": {},
+            f"{kari}/disable": {},
+            f"{kari}/password": {},
+            f"{base(office)}/teams": {"name": "Nytt"},
+            f"{base(office)}/teams/{office['team'].id}/delete": {},
+            "/account/password": {"current": PASSWORD, "new": "x" * 20, "repeat": "x" * 20},
+        }
+        for url, form in forms.items():
+            for bad in ({}, {"csrf_token": "forged"}):
+                g.pop("_login_user", None)
+                assert client.post(url, data={**form, **bad}).status_code == 400, url
+        assert [count(t) for t in (User, Membership, Team, TeamMember, AuditEntry)] == before
+    db.session.expire_all()
+    assert office["cw"].is_enabled and office["cw"].role_in(office["tenant"].id) is Role.CASEWORKER
 
 
 # --- the service on its own ----------------------------------------------------------------
