@@ -30,6 +30,7 @@ def register(app: Flask) -> None:
     from inbox.views.demo import bp as demo_bp
     from inbox.views.matching import bp as matching_bp
     from inbox.views.queue import bp as queue_bp
+    from inbox.views.staff import bp as staff_bp
 
     blueprints = (
         auth_bp,
@@ -45,6 +46,7 @@ def register(app: Flask) -> None:
         matching_bp,
         actions_bp,
         canned_bp,
+        staff_bp,
         account_bp,
         webchat_staff_bp,
     )

@@ -84,3 +84,13 @@ def audit(page: Any) -> None:
         )
         assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {size['width']}px"
     page.set_viewport_size(own)
+
+
+def sign_in_by_keyboard(page: Any, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-postadresse").focus()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from channels.webchat.services import new_visitor_token, visitor_identity
 from inbox.extensions import db
 from inbox.models import ChannelKind, Contact, IdentityKind, Message, Role
-from tests.browser import DESKTOP, audit, chromium
+from tests.browser import DESKTOP, audit, chromium, sign_in_by_keyboard
 from tests.factories import PASSWORD
 from tests.live import live_server
 
@@ -24,16 +24,6 @@ pytestmark = [pytest.mark.browser]
 def browser() -> Iterator[Any]:
     with chromium() as b:
         yield b
-
-
-def sign_in_by_keyboard(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-postadresse").focus()
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
 
 
 def test_sign_in_and_lock_out(app, factory, browser):

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from inbox.extensions import db
@@ -30,6 +29,7 @@ from inbox.models.base import utcnow
 from inbox.services.access import visible_conversations_clause
 from tests.conftest import make_app
 from tests.factories import PASSWORD
+from tests.staff_support import new_request
 
 
 @pytest.fixture
@@ -41,15 +41,6 @@ def desk(factory: Any) -> dict[str, Any]:
     db.session.add(TeamMember(team_id=team.id, user_id=cw.id))
     db.session.commit()
     return {"tenant": tenant, "team": team, "chat": chat, "cw": cw}
-
-
-def new_request() -> None:
-    """Requests in a test share the test's app context; forget what Flask-Login and
-    Flask-Babel cache there, as a new request in a real server would."""
-    from flask_babel import refresh
-
-    g.pop("_login_user", None)
-    refresh()
 
 
 def count(model: Any) -> int:

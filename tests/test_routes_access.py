@@ -27,7 +27,16 @@ from sqlalchemy import select
 
 from archiving import triage
 from inbox.extensions import db
-from inbox.models import Attachment, ChannelKind, IdentityKind, Role, TeamMember
+from inbox.models import (
+    Attachment,
+    ChannelKind,
+    IdentityKind,
+    Membership,
+    Role,
+    Team,
+    TeamMember,
+    User,
+)
 from inbox.models.matching import ContactMatchSuggestion, MatchReason
 from inbox.services import canned, merging
 from inbox.services.ingest import InboundAttachment
@@ -75,6 +84,22 @@ ROUTES: dict[str, str] = {
     "canned.create": ADMIN,
     "canned.edit": ADMIN,
     "canned.delete": ADMIN,
+    "staff.index": ADMIN,
+    "staff.add_person": ADMIN,
+    "staff.person": ADMIN,
+    "staff.change_role": ADMIN,
+    "staff.remove_person": ADMIN,
+    "staff.unlock": ADMIN,
+    "staff.disable": ADMIN,
+    "staff.enable": ADMIN,
+    "staff.reset_password": ADMIN,
+    "staff.create_team": ADMIN,
+    "staff.team": ADMIN,
+    "staff.rename_team": ADMIN,
+    "staff.delete_team": ADMIN,
+    "staff.add_member": ADMIN,
+    "staff.remove_member": ADMIN,
+    "account.password": USER,
     "records.approve_many": RECORDS,
     "records.document": RECORDS,
     "records.edit": RECORDS,
@@ -105,6 +130,9 @@ OBJECT_PARAMS = {
     "item_id",
     "attachment_id",
     "suggestion_id",
+    "tenant_id",
+    "user_id",
+    "team_id",
 }
 
 
@@ -135,7 +163,8 @@ class World:
             self.clients[name] = client
 
     def params(self) -> dict[str, Any]:
-        """Fresh objects of tenant A for every URL parameter (cheap: no users)."""
+        """Fresh objects of tenant A for every URL parameter (cheap: the one account made here
+        gets no real password hash, nobody signs in with it)."""
         conv = self.factory.conversation(
             self.account,
             body="Hei",
@@ -157,8 +186,23 @@ class World:
             matched_on="name",
         )
         db.session.add(suggestion)
+        colleague = User(
+            email=f"kollega-{conv.id}@{self.tenant.slug}.no", name="K", password_hash="-"
+        )
+        team = Team(tenant_id=self.tenant.id, name=f"Team {conv.id}")
+        db.session.add_all([colleague, team])
+        db.session.flush()
+        db.session.add_all(
+            [
+                Membership(user_id=colleague.id, tenant_id=self.tenant.id, role=Role.CASEWORKER),
+                TeamMember(team_id=team.id, user_id=colleague.id),
+            ]
+        )
         db.session.commit()
         return {
+            "tenant_id": self.tenant.id,
+            "user_id": colleague.id,
+            "team_id": team.id,
             "suggestion_id": suggestion.id,
             "action": "reject",
             "part": 0,

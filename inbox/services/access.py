@@ -14,7 +14,7 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from inbox.extensions import db
-from inbox.models import Conversation, Role, Team, TeamMember, User
+from inbox.models import Conversation, Role, Team, TeamMember, Tenant, User
 
 # Roles that see every conversation of their tenant, whatever its team.
 WHOLE_TENANT = (Role.RECORDS_OFFICER, Role.ADMIN)
@@ -36,6 +36,26 @@ def require_role(tenant_id: int, *roles: Role) -> User:
     if roles and role not in roles and role is not Role.ADMIN:
         abort(403)
     return user
+
+
+def admin_tenants() -> list[Tenant]:
+    """The tenants the current user is an admin of; 403 if none (admin pages)."""
+    tenants = [m.tenant for m in current().memberships if m.role is Role.ADMIN]
+    if not tenants:
+        abort(403)
+    return tenants
+
+
+def chosen_tenant_id(tenants: list[Tenant], raw: str | None) -> int:
+    """The tenant an admin page is about (`?tenant=`), the first of `tenants` by default;
+    404 if the user is not a member, 403 if not an admin there."""
+    if not raw:
+        return tenants[0].id
+    if not raw.isdigit():
+        abort(404)
+    tenant_id = int(raw)
+    require_role(tenant_id, Role.ADMIN)
+    return tenant_id
 
 
 def team_ids(user: User) -> list[int]:

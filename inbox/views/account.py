@@ -1,18 +1,93 @@
-"""The user's own settings (the interface language), locale filters and the CSRF error page."""
+"""The user's own settings (language, password), locale filters and the CSRF error page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, request, session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
 from inbox.extensions import db
+from inbox.services import users
+from inbox.services.access import current
 from inbox.views.auth import _safe_next
 from inbox.web import error_response
 
 bp = Blueprint("account", __name__)
+
+# Reachable while a temporary password still has to be replaced: the page to replace it,
+# signing in and out, the language, and what citizens and providers use (no staff pages).
+OPEN_ENDPOINTS = {
+    "account.password",
+    "account.language",
+    "auth.login",
+    "auth.logout",
+    "static",
+    "healthz",
+}
+OPEN_BLUEPRINTS = {"webchat", "demo", "twilio_sms", "facebook", "webcomments"}
+
+PASSWORD_ERRORS = {
+    "current": lambda: _("The current password is wrong."),
+    "repeat": lambda: _("The new password and its repetition are not the same."),
+    "too_short": lambda: _(
+        "The new password must be at least %(n)s characters.", n=users.MIN_PASSWORD_CHARS
+    ),
+    "too_long": lambda: _("The new password is too long."),
+    "is_email": lambda: _("The new password cannot be your e-mail address."),
+    "unchanged": lambda: _("Choose a password other than the current one."),
+}
+
+
+@bp.before_app_request
+def _must_change_password():  # type: ignore[no-untyped-def]
+    """A user with a temporary password goes to the password page from every staff page."""
+    if request.endpoint is None or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if request.blueprint in OPEN_BLUEPRINTS:
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("account.password"), 303)
+    return None
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():  # type: ignore[no-untyped-def]
+    user = current()
+    if request.method == "GET":
+        return _password_page()
+    form = request.form
+    try:
+        users.change_own_password(
+            user, form.get("current", ""), form.get("new", ""), form.get("repeat", "")
+        )
+    except users.PasswordRejected as exc:
+        db.session.rollback()
+        flash(PASSWORD_ERRORS[str(exc)](), "error")
+        return _password_page(), 400
+    db.session.commit()
+    flash(_("Your password has been changed."), "success")
+    return redirect(url_for("queue.index"), 303)
+
+
+def _password_page() -> str:
+    return render_template(
+        "auth/password.html",
+        min_chars=users.MIN_PASSWORD_CHARS,
+        max_chars=users.MAX_PASSWORD_CHARS,
+    )
 
 
 @bp.post("/language")

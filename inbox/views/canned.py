@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from inbox.extensions import db
 from inbox.models import CannedReply, Role
 from inbox.services import canned as svc
-from inbox.services.access import current, require_role, tenant_object
+from inbox.services.access import admin_tenants, chosen_tenant_id, current, tenant_object
 
 bp = Blueprint("canned", __name__, url_prefix="/admin/canned")
 
@@ -24,29 +24,11 @@ ERRORS = {
 }
 
 
-def _admin_tenants() -> list:  # type: ignore[type-arg]
-    user = current()
-    tenants = [m.tenant for m in user.memberships if m.role is Role.ADMIN]
-    if not tenants:
-        abort(403)
-    return tenants
-
-
-def _tenant_id(tenants: list, raw: str | None) -> int:  # type: ignore[type-arg]
-    if not raw:
-        return tenants[0].id
-    if not raw.isdigit():
-        abort(404)
-    tenant_id = int(raw)
-    require_role(tenant_id, Role.ADMIN)
-    return tenant_id
-
-
 @bp.get("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
-    tenants = _admin_tenants()
-    tenant_id = _tenant_id(tenants, request.args.get("tenant"))
+    tenants = admin_tenants()
+    tenant_id = chosen_tenant_id(tenants, request.args.get("tenant"))
     return render_template(
         "inbox/canned.html",
         tenants=tenants,
@@ -59,8 +41,8 @@ def index():  # type: ignore[no-untyped-def]
 @bp.post("/")
 @login_required
 def create():  # type: ignore[no-untyped-def]
-    tenants = _admin_tenants()
-    tenant_id = _tenant_id(tenants, request.form.get("tenant_id"))
+    tenants = admin_tenants()
+    tenant_id = chosen_tenant_id(tenants, request.form.get("tenant_id"))
     try:
         svc.create(
             tenant_id, current(), request.form.get("title", ""), request.form.get("body", "")
