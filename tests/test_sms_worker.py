@@ -43,3 +43,33 @@ def test_reply_sent_by_the_worker_and_confirmed_by_callback(app, factory, monkey
         assert sms.status(out, "delivered").status_code == 200
         db.session.expire_all()
         assert db.session.get(Message, out.id).delivery_status is DeliveryStatus.DELIVERED
+
+
+def test_lost_answer_settled_by_the_workers_retry(app, factory, monkeypatch, base_config):
+    # Twilio creates the SMS but the connection drops before its answer: the worker's retry
+    # (Celery, after its back-off) finds it at Twilio instead of texting the citizen again.
+    app.extensions["servicetorg.dispatcher"] = CeleryDispatcher(app.extensions["celery"])
+    config = {**base_config, "WORKER_ENV": {"SERVICETORG_PUBLIC_BASE_URL": PUBLIC}}
+    with sms_setup(app, factory, monkeypatch) as sms, celery_worker(config, name="sms-lost"):
+        sms.inbound("Når tømmes søpla?")
+        conv = db.session.scalars(select(Conversation)).one()
+        caseworker = factory.user(sms.tenant, Role.CASEWORKER)
+        sms.client.post(
+            "/login", data={"email": caseworker.email, "password": "correct horse battery"}
+        )
+        sms.fake.lose_next_answer("drop")
+        sms.client.post(f"/c/{conv.id}/reply", data={"body": "På torsdag."})
+
+        def settled():
+            db.session.expire_all()
+            out = db.session.scalars(
+                select(Message).where(Message.direction == Direction.OUTBOUND)
+            ).one()
+            return out if out.provider_message_id else None
+
+        out = wait_for(settled, timeout=60)
+        [sent] = sms.fake.sent()
+        assert (sent["to"], sent["body"]) == (CITIZEN, "På torsdag.")
+        assert out.provider_message_id == sent["sid"]
+        assert out.send_attempts == 2
+        assert len([r for r in sms.fake.requests if r.method == "POST"]) == 1

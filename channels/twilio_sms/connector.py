@@ -8,12 +8,20 @@ from typing import Any
 
 from flask_babel import gettext as _
 from requests import RequestException
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
-from channels.interfaces import PermanentSendError, SendResult, TransientSendError
-from channels.twilio_sms import media, services
+from channels.interfaces import (
+    AmbiguousSendError,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+    unconfirmed_send,
+)
+from channels.twilio_sms import media, reconcile, services
 from channels.twilio_sms.client import make_client
-from channels.twilio_sms.errors import explain, is_transient
+from channels.twilio_sms.errors import explain, is_ambiguous, is_transient
 from channels.twilio_sms.segments import MAX_BODY_CHARS, limits
 from inbox.models import ChannelAccount, ChannelKind, Conversation, DeliveryStatus, Message
 from inbox.services.ingest import find_message
@@ -34,6 +42,18 @@ class TwilioSmsConnector:
         to = services.destination(message.conversation)
         if not to:
             raise PermanentSendError(explain("21211"), code="21211")
+        attempts = unconfirmed_send(message)
+        if attempts is not None:
+            # An earlier attempt may have reached Twilio: find out before sending again (even
+            # if the citizen has opted out since, what was sent then was sent).
+            try:
+                client = make_client(account)
+            except services.NotConfigured as exc:
+                # Not "failed": it may be out. Checked again once the setting is there.
+                raise TransientSendError(f"{exc}; cannot check whether the SMS went out") from exc
+            found = reconcile.settle(client, account, message, to, attempts)
+            if found is not None:
+                return found
         if services.is_opted_out(account.tenant_id, to):
             raise PermanentSendError(explain("21610"), code="21610")
         if len(message.body) > MAX_BODY_CHARS:
@@ -41,10 +61,14 @@ class TwilioSmsConnector:
         try:
             client = make_client(account)
             sent = client.messages.create(**self._create_args(account, message, to))
-        except TwilioRestException as exc:
+        except (TwilioRestException, TwilioServiceException) as exc:
             raise self._classify(exc) from exc
         except (RequestException, TwilioException, OSError) as exc:
-            raise TransientSendError(f"Twilio unreachable: {exc}") from exc
+            if _never_sent(exc):
+                raise TransientSendError(f"Twilio unreachable: {exc}") from exc
+            raise AmbiguousSendError(
+                f"No answer from Twilio; the SMS may have been sent: {exc}"
+            ) from exc
         except services.NotConfigured as exc:
             raise PermanentSendError(str(exc)) from exc
         status = services.STATUS_MAP.get(str(sent.status), DeliveryStatus.SENDING)
@@ -65,10 +89,15 @@ class TwilioSmsConnector:
         return args
 
     @staticmethod
-    def _classify(exc: TwilioRestException) -> Exception:
+    def _classify(exc: TwilioRestException | TwilioServiceException) -> Exception:
         code = str(exc.code) if exc.code is not None else None
+        text = exc.msg if isinstance(exc, TwilioRestException) else exc.title
+        if is_ambiguous(exc.status, code):
+            return AmbiguousSendError(
+                f"Twilio {exc.status}: {text}; the SMS may have been sent", code=code
+            )
         if is_transient(exc.status, code):
-            return TransientSendError(f"Twilio {exc.status}: {exc.msg}", code=code)
+            return TransientSendError(f"Twilio {exc.status}: {text}", code=code)
         return PermanentSendError(explain(code or exc.status), code=code or str(exc.status))
 
     def cannot_reply_reason(self, conversation: Conversation) -> str | None:
@@ -138,6 +167,20 @@ class TwilioSmsConnector:
         if newest is not None:
             account.poll_cursor = {"date_sent_after": newest.isoformat()}
         return stored
+
+
+def _never_sent(exc: Exception) -> bool:
+    """The request failed before any of it reached Twilio: no connection was made (refused,
+    DNS failure, connect timeout). Anything later (read timeout, connection dropped, a broken
+    answer) may have left Twilio with the message."""
+    # requests' ConnectTimeout is a ConnectionError too.
+    if not isinstance(exc, RequestsConnectionError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    # urllib3's NewConnectionError (refused, NameResolutionError) is a ConnectTimeoutError.
+    return isinstance(reason, ConnectTimeoutError)
 
 
 def _http_status(exc: TwilioException) -> int | None:

@@ -50,6 +50,26 @@ def _explain(code: str | int | None) -> str:
     return text() if text else _("The SMS could not be sent (Twilio error %(code)s).", code=key)
 
 
+# Twilio's own refusals, sent before it does anything with a request.
+REFUSED_CODES = frozenset({"20429", "20503"})
+
+
+def twilio_code(status: int | None, code: str | int | None) -> str | None:
+    """The Twilio error code of an error answer; None when the body had none (the twilio
+    library then gives the HTTP status as the code), e.g. a proxy's 502 page."""
+    if code is None or str(code) == str(status):
+        return None
+    return str(code)
+
+
+def is_ambiguous(status: int | None, code: str | int | None) -> bool:
+    """A 5xx answer to a create may come after Twilio made the message (a gateway that timed
+    out, an internal error), unless Twilio itself says it refused the request."""
+    if status is None or status < 500:
+        return False
+    return twilio_code(status, code) not in REFUSED_CODES
+
+
 def is_transient(status: int | None, code: str | int | None) -> bool:
     if code is not None and str(code) in TRANSIENT_CODES:
         return True

@@ -17,6 +17,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from channels.interfaces import clear_unconfirmed
 from inbox.config import secret_from_env
 from inbox.db import enqueue
 from inbox.extensions import db
@@ -308,6 +309,7 @@ def apply_status(
         )
         if msg is not None:
             msg.provider_message_id = sid
+            clear_unconfirmed(msg)  # this is the answer an unconfirmed attempt never got
     if msg is None:
         return None
     failed = status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)

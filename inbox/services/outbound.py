@@ -6,7 +6,14 @@ import logging
 
 from sqlalchemy import update
 
-from channels.interfaces import PermanentSendError, TransientSendError
+from channels.interfaces import (
+    AmbiguousSendError,
+    PermanentSendError,
+    TransientSendError,
+    clear_unconfirmed,
+    mark_unconfirmed,
+    unconfirmed_send,
+)
 from channels.registry import get_connector
 from inbox.extensions import db
 from inbox.models import ChannelAccount, DeliveryStatus, Message
@@ -37,23 +44,35 @@ def send(message_id: int) -> tuple[str, int | None]:
     assert msg is not None
     account = db.session.get(ChannelAccount, msg.channel_account_id)
     assert account is not None
+    known_id, started = msg.provider_message_id, utcnow()
     try:
         result = get_connector(account.kind).send(account, msg)
     except TransientSendError as exc:
         db.session.rollback()
+        if _reported_meanwhile(msg, known_id):
+            return str(msg.delivery_status), None
         msg.error_code, msg.error_message = exc.code, str(exc)
-        if msg.send_attempts >= MAX_ATTEMPTS:
+        if isinstance(exc, AmbiguousSendError):
+            # The provider may have it: the next attempt first finds out (see interfaces).
+            mark_unconfirmed(msg, started, utcnow())
+        # A message that may already be out is never given up on (FAILED would be untrue and
+        # final); it stays queued until the provider answers whether it has it.
+        if msg.send_attempts >= MAX_ATTEMPTS and unconfirmed_send(msg) is None:
             msg.delivery_status = DeliveryStatus.FAILED
             db.session.commit()
             return "failed", None
         msg.delivery_status = DeliveryStatus.QUEUED
         db.session.commit()
         log.info("transient send error for message %s: %s", message_id, exc)
-        return "retry", retry_delay(msg.send_attempts)
+        delay = exc.retry_after if exc.retry_after is not None else retry_delay(msg.send_attempts)
+        return "retry", delay
     except PermanentSendError as exc:
         db.session.rollback()
+        if _reported_meanwhile(msg, known_id):
+            return str(msg.delivery_status), None
         msg.delivery_status = DeliveryStatus.FAILED
         msg.error_code, msg.error_message = exc.code, str(exc)
+        clear_unconfirmed(msg)
         db.session.commit()
         return "failed", None
     # A status report (the web-chat widget marking it delivered) may have been committed
@@ -61,7 +80,27 @@ def send(message_id: int) -> tuple[str, int | None]:
     db.session.refresh(msg, with_for_update=True)
     msg.provider_message_id = result.provider_message_id or msg.provider_message_id
     msg.provider_parent_id = result.provider_parent_id or msg.provider_parent_id
-    msg.sent_at = utcnow()
-    update_delivery_status(msg, result.status)
+    msg.sent_at = result.sent_at or utcnow()
+    clear_unconfirmed(msg)
+    if msg.delivery_status not in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED):
+        # What an earlier failed attempt left there no longer applies: it is out.
+        msg.error_code = msg.error_message = None
+    update_delivery_status(
+        msg, result.status, error_code=result.error_code, error_message=result.error_message
+    )
     db.session.commit()
     return str(msg.delivery_status), None
+
+
+def _reported_meanwhile(msg: Message, known_id: str | None) -> bool:
+    """Whether the provider named this message while it was being called: a status report
+    (an SMS status callback, whose URL carries our id) that beat a lost or failed answer. The
+    provider has it then; putting it back in the queue would send it twice."""
+    db.session.refresh(msg, with_for_update=True)
+    if msg.provider_message_id is None or msg.provider_message_id == known_id:
+        return False
+    db.session.commit()
+    log.info(
+        "message %s: the provider reported it as %s meanwhile", msg.id, msg.provider_message_id
+    )
+    return True

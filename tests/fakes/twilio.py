@@ -2,6 +2,16 @@
 
 Messages.json create and list (with paging fields), a message's Media.json list, media
 content (basic auth required), and error bodies {code, message, more_info, status}.
+
+List filters are the ones the twilio library sends: To, From, DateSent, DateSent< and
+DateSent> (the last two mean on-or-before and on-or-after). As Twilio documents them, only the
+date part of a DateSent value counts, and a message without a date_sent (created, not sent yet)
+matches no DateSent filter. Lists are sorted by date_sent, newest first; unsent messages come
+first (Twilio does not document where it puts them).
+
+A created message is "queued" ("accepted" with a Messaging Service) with no date_sent, like
+Twilio's answer to a create; `advance()` moves it on as Twilio would. `lose_next_answer()`
+makes Twilio create the next message but the answer never reach the client.
 """
 
 from __future__ import annotations
@@ -9,7 +19,10 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from datetime import UTC, datetime
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +50,11 @@ class FakeTwilio(FakeProvider):
         self.media: dict[str, list[dict[str, Any]]] = {}  # message sid -> media records
         self.media_bytes: dict[str, tuple[str, bytes]] = {}  # media sid -> (type, bytes)
         self.reject: dict[str, tuple[int, int, str]] = {}  # to-number -> (status, code, msg)
+        self._lose: list[str] = []  # how the answers to the next creates are lost
+        # Called with each created message before the answer goes (or is lost), in the
+        # server's thread: e.g. a status callback that beats the answer to the client.
+        self.on_create: Callable[[dict[str, Any]], None] | None = None
+        self._held = threading.Event()  # set when held answers may go (too late) after all
         self.route("POST", API + r"/Messages\.json", self._create)
         self.route("GET", API + r"/Messages\.json", self._list)
         self.route("GET", API + r"/Messages/(?P<sid>MM\w+|SM\w+)/Media\.json", self._media_list)
@@ -46,6 +64,40 @@ class FakeTwilio(FakeProvider):
 
     def sent(self) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["direction"] == "outbound-api"]
+
+    def lose_next_answer(self, how: str = "drop", count: int = 1) -> None:
+        """Create the next `count` messages, then lose each answer on its way to the client:
+
+        - "drop": close the connection without answering (connection reset after sending);
+        - "timeout": answer nothing until the client has given up (its read timeout), or
+          until the fake stops;
+        - "gateway": a proxy's 502 page instead of Twilio's answer.
+        """
+        assert how in ("drop", "timeout", "gateway")
+        self._lose.extend([how] * count)
+
+    def advance(self, sid: str, status: str, error_code: int | None = None) -> dict[str, Any]:
+        """Move an outbound message on as Twilio does (sent, delivered, failed...)."""
+        record = next(m for m in self.messages if m["sid"] == sid)
+        now = rfc2822(datetime.now(UTC))
+        record.update(status=status, date_updated=now, error_code=error_code)
+        handed_on = status in ("sending", "sent", "delivered", "undelivered", "read")
+        if handed_on and not record["date_sent"]:
+            record["date_sent"] = now
+        return record
+
+    def add_outbound(
+        self, from_: str, to: str, body: str, created: datetime, status: str = "delivered"
+    ) -> dict[str, Any]:
+        """A message Twilio sent earlier on its own account (another system, the console)."""
+        sid = new_sid("SM")
+        record = self._record(sid, from_, to, body, "outbound-api", status, created, created)
+        self.messages.append(record)
+        return record
+
+    def stop(self) -> None:
+        self._held.set()
+        super().stop()
 
     def add_inbound(
         self,
@@ -81,14 +133,17 @@ class FakeTwilio(FakeProvider):
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _record(self, sid, from_, to, body, direction, status, date_sent=None) -> dict[str, Any]:
+    def _record(
+        self, sid, from_, to, body, direction, status, date_sent=None, created=None
+    ) -> dict[str, Any]:
         now = datetime.now(UTC)
+        created = created or (min(now, date_sent) if date_sent else now)
         base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
         return {
             "account_sid": self.account_sid,
             "api_version": "2010-04-01",
             "body": body,
-            "date_created": rfc2822(now),
+            "date_created": rfc2822(created),
             "date_sent": rfc2822(date_sent or now),
             "date_updated": rfc2822(now),
             "direction": direction,
@@ -145,12 +200,28 @@ class FakeTwilio(FakeProvider):
         if to in self.reject:
             status, code, message = self.reject[to]
             return self.error(status, code, message)
+        service = form.get("MessagingServiceSid")
+        status = "accepted" if service else "queued"
         record = self._record(
-            new_sid("SM"), form.get("From"), to, form["Body"], "outbound-api", "queued"
+            new_sid("SM"), form.get("From"), to, form["Body"], "outbound-api", status
         )
-        record["messaging_service_sid"] = form.get("MessagingServiceSid")
+        record["date_sent"] = None  # not sent yet
+        record["messaging_service_sid"] = service
         record["status_callback"] = form.get("StatusCallback")  # not in Twilio's JSON; for tests
-        self.messages.append(record)
+        with self._lock:
+            self.messages.append(record)
+            lose = self._lose.pop(0) if self._lose else None
+        if self.on_create is not None:
+            self.on_create(record)
+        if lose == "drop":
+            # Twilio has the message; the connection goes before any answer.
+            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            raise ConnectionAbortedError("answer lost on purpose")
+        if lose == "timeout":
+            self._held.wait(60)  # the client stops waiting long before
+        if lose == "gateway":
+            page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return Response(page, status=502, mimetype="text/html")
         public = {k: v for k, v in record.items() if k != "status_callback"}
         return json_response(public, status=201)
 
@@ -158,12 +229,29 @@ class FakeTwilio(FakeProvider):
         if (denied := self._guard(request, match)) is not None:
             return denied
         args = request.args
-        items = list(reversed(self.messages))
-        if args.get("To"):
-            items = [m for m in items if m["to"] == args["To"]]
-        if args.get("DateSent>"):
-            after = datetime.strptime(args["DateSent>"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            items = [m for m in items if _parse2822(m["date_sent"]) >= after]
+        with self._lock:
+            newest_first = list(reversed(self.messages))
+        # Sorted by date_sent, newest first; not yet sent (no date_sent) first of all.
+        items = sorted(
+            newest_first,
+            key=lambda m: _parse2822(m["date_sent"]) if m["date_sent"] else _FUTURE,
+            reverse=True,
+        )
+        for name, key in (("To", "to"), ("From", "from")):
+            if args.get(name):
+                items = [m for m in items if m[key] == args[name]]
+        for name, keep in (
+            ("DateSent", lambda day, on: day == on),
+            ("DateSent<", lambda day, on: day <= on),
+            ("DateSent>", lambda day, on: day >= on),
+        ):
+            if args.get(name):
+                on = _day(args[name])
+                items = [
+                    m
+                    for m in items
+                    if m["date_sent"] and keep(_parse2822(m["date_sent"]).date(), on)
+                ]
         size = min(int(args.get("PageSize", 50)), 1000)
         page = int(args.get("Page", 0))
         chunk = items[page * size : (page + 1) * size]
@@ -220,3 +308,12 @@ def _parse2822(value: str) -> datetime:
     from email.utils import parsedate_to_datetime
 
     return parsedate_to_datetime(value)
+
+
+_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+def _day(value: str) -> date:
+    """The date a DateSent filter names: YYYY-MM-DD, or the date part of the library's
+    YYYY-MM-DDTHH:MM:SSZ (Twilio documents the filter at day granularity)."""
+    return date.fromisoformat(value[:10])
