@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # assumed abandoned (worker killed) and another worker takes it over (finding any entry the
     # dead worker made by its external key). Keep it well above the records-system timeouts.
     "ARCHIVE_LEASE_SECONDS": 600,
+    # How long a worker holds a reply it is sending; longer than any provider call can take
+    # (their HTTP timeouts are seconds). A send still held after this had its worker die.
+    "SEND_LEASE_SECONDS": 300,
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
     "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
@@ -108,6 +111,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "FACEBOOK_POLL_POST_DAYS": int,
     "FACEBOOK_POLL_MAX_PAGES": int,
     "ARCHIVE_LEASE_SECONDS": (int, float),
+    "SEND_LEASE_SECONDS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
     "WEB_COMMENTS_MAX_BODY_BYTES": int,
     "LOGIN_MAX_FAILURES": int,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -10,6 +14,7 @@ from inbox.models import Conversation, DeliveryStatus, Direction, Message, Role
 from tests.live import celery_worker, wait_for
 from tests.sms_support import CITIZEN, PUBLIC, sms_setup
 from workers.celery_app import CeleryDispatcher
+from workers.housekeeping import sweep
 
 pytestmark = pytest.mark.worker
 
@@ -73,3 +78,49 @@ def test_lost_answer_settled_by_the_workers_retry(app, factory, monkeypatch, bas
         assert out.provider_message_id == sent["sid"]
         assert out.send_attempts == 2
         assert len([r for r in sms.fake.requests if r.method == "POST"]) == 1
+
+
+def test_worker_killed_while_twilio_holds_the_answer_sends_once(
+    app, factory, monkeypatch, base_config
+):
+    """The worker dies after Twilio has created the SMS but before the answer arrives: the
+    reply stays "sending" until the dead worker's lease runs out, then the sweeper gives it to
+    another worker, which finds it at Twilio instead of texting the citizen again."""
+    lease = 2
+    app.extensions["servicetorg.dispatcher"] = CeleryDispatcher(app.extensions["celery"])
+    app.config["SEND_LEASE_SECONDS"] = lease
+    env = {"SERVICETORG_PUBLIC_BASE_URL": PUBLIC, "SERVICETORG_SEND_LEASE_SECONDS": str(lease)}
+    config = {**base_config, "WORKER_ENV": env}
+    with sms_setup(app, factory, monkeypatch) as sms:
+        sms.inbound("Kan jeg få hentet hageavfall?")
+        conv = db.session.scalars(select(Conversation)).one()
+        caseworker = factory.user(sms.tenant, Role.CASEWORKER)
+        sms.client.post(
+            "/login", data={"email": caseworker.email, "password": "correct horse battery"}
+        )
+        created = threading.Event()
+        sms.fake.on_create = lambda record: created.set()
+        sms.fake.lose_next_answer("timeout")
+        with celery_worker(config, name="sms-doomed") as doomed:
+            sms.client.post(f"/c/{conv.id}/reply", data={"body": "Ja, onsdag i partallsuker."})
+            assert created.wait(60), "the worker never reached Twilio"
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait(10)
+        out = db.session.scalars(select(Message).where(Message.direction == Direction.OUTBOUND))
+        out = out.one()
+        assert out.delivery_status is DeliveryStatus.SENDING and out.provider_message_id is None
+
+        with celery_worker(config, name="sms-heir"):
+            wait_for(lambda: sweep()["abandoned"], timeout=lease + 10, interval=0.3)
+
+            def settled():
+                db.session.expire_all()
+                found = db.session.get(Message, out.id)
+                return found if found.provider_message_id else None
+
+            settled_msg = wait_for(settled, timeout=60)
+        [sent] = sms.fake.sent()
+        assert (sent["to"], sent["body"]) == (CITIZEN, "Ja, onsdag i partallsuker.")
+        assert settled_msg.provider_message_id == sent["sid"]
+        assert len([r for r in sms.fake.requests if r.method == "POST"]) == 1
+        assert settled_msg.next_attempt_at is None

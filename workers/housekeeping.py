@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 
 from celery import shared_task
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 
 from archiving.journal import lease
 from archiving.models import ArchiveItem, ArchiveState
+from channels.interfaces import mark_unconfirmed
 from inbox.db import enqueue
 from inbox.extensions import db
 from inbox.models import DeliveryStatus, Message
 from inbox.models.base import utcnow
+from inbox.models.conversations import UNSENT_SQL
+from inbox.services import outbound
+
+log = logging.getLogger(__name__)
+UNSENT = text(f"message.{UNSENT_SQL}")
 
 # Work older than this without progress is assumed lost (broker down, worker killed).
 STALE = timedelta(minutes=2)
@@ -22,12 +29,22 @@ STALE = timedelta(minutes=2)
 def sweep() -> dict[str, int]:
     now = utcnow()
     stale = now - STALE
+    abandoned = _take_back_abandoned_sends(now)
     messages = db.session.scalars(
         select(Message.id)
-        .where(Message.delivery_status == DeliveryStatus.QUEUED, Message.sent_at < stale)
+        .where(
+            UNSENT,  # the partial index ix_message_unsent: only replies not yet handed over
+            Message.delivery_status == DeliveryStatus.QUEUED,
+            or_(
+                # A new reply whose task was lost on the way (broker down at commit time).
+                Message.next_attempt_at.is_(None) & (Message.sent_at < stale),
+                # A retry that is overdue (its task lost, or Celery's retries used up).
+                Message.next_attempt_at < stale,
+            ),
+        )
         .limit(500)
     ).all()
-    for mid in messages:
+    for mid in {*abandoned, *messages}:
         enqueue("servicetorg.outbound.send_message", mid)
     items = db.session.scalars(
         select(ArchiveItem.id)
@@ -54,7 +71,31 @@ def sweep() -> dict[str, int]:
     for iid in items:
         enqueue("servicetorg.archiving.journal", iid)
     db.session.commit()
-    return {"messages": len(messages), "archive_items": len(items)}
+    return {"messages": len(messages), "abandoned": len(abandoned), "archive_items": len(items)}
+
+
+def _take_back_abandoned_sends(now: datetime) -> list[int]:
+    """Replies whose worker died while sending (the lease ran out): queued again, marked
+    unconfirmed, since the provider may have them; the next attempt finds out first where the
+    channel can (SMS), so nothing is sent twice. Rows a live worker is finishing are locked by
+    it and skipped."""
+    rows = db.session.scalars(
+        select(Message)
+        .where(
+            UNSENT,
+            Message.delivery_status == DeliveryStatus.SENDING,
+            Message.next_attempt_at <= now,
+        )
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for msg in rows:
+        assert msg.next_attempt_at is not None
+        mark_unconfirmed(msg, outbound.lease_started(msg.next_attempt_at), now)
+        msg.delivery_status, msg.next_attempt_at = DeliveryStatus.QUEUED, None
+    if rows:
+        log.warning("took back %d replies whose worker died while sending", len(rows))
+    return [m.id for m in rows]
 
 
 @shared_task(name="servicetorg.housekeeping.apply_retention")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
@@ -102,12 +103,25 @@ _RANK = {
 }
 
 
+# Literal, not bound: a prepared statement's generic plan could not prove that a query with
+# bound statuses stays inside the partial index.
+UNSENT_SQL = "delivery_status IN ('queued', 'sending')"
+
+
 class Message(TenantScoped, Timestamped, db.Model):
     __table_args__ = (
         # The provider's id is unique per channel account: retried webhooks and pull/push
         # overlap can never create twins.
         UniqueConstraint("channel_account_id", "provider_message_id"),
         Index("ix_message_conversation", "conversation_id", "id"),
+        # Replies not yet handed over: the sweeper reads only this (small) index.
+        Index(
+            "ix_message_unsent",
+            "next_attempt_at",
+            "sent_at",
+            postgresql_where=text(UNSENT_SQL),
+            sqlite_where=text(UNSENT_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +142,9 @@ class Message(TenantScoped, Timestamped, db.Model):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # While a worker sends it: when its lease runs out. While queued after a failed attempt:
+    # when the next attempt is due. None otherwise (see inbox/services/outbound.py).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the provider says it was sent (inbound) or when it left us (outbound).
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
