@@ -72,6 +72,7 @@ def clock_ahead(monkeypatch, seconds: float) -> None:
         ("drop", None, DeliveryStatus.SENDING),  # still queued at Twilio: no date_sent yet
         ("gateway", "sent", DeliveryStatus.SENT),
         ("timeout", "delivered", DeliveryStatus.DELIVERED),
+        ("garbled", "sent", DeliveryStatus.SENT),
     ],
 )
 def test_lost_answer_is_sent_once_and_gets_twilios_sid(sms, monkeypatch, lost, twilio_status, ours):

@@ -71,6 +71,12 @@ class TwilioSmsConnector:
             ) from exc
         except services.NotConfigured as exc:
             raise PermanentSendError(str(exc)) from exc
+        except ValueError as exc:
+            # A 2xx whose body is not Twilio's JSON (a proxy's page): it got there, the answer
+            # did not come back.
+            raise AmbiguousSendError(
+                f"Unreadable answer from Twilio; the SMS may have been sent: {exc}"
+            ) from exc
         status = services.STATUS_MAP.get(str(sent.status), DeliveryStatus.SENDING)
         return SendResult(provider_message_id=sent.sid, status=status)
 

@@ -71,9 +71,10 @@ class FakeTwilio(FakeProvider):
         - "drop": close the connection without answering (connection reset after sending);
         - "timeout": answer nothing until the client has given up (its read timeout), or
           until the fake stops;
-        - "gateway": a proxy's 502 page instead of Twilio's answer.
+        - "gateway": a proxy's 502 page instead of Twilio's answer;
+        - "garbled": a 200 whose body is not Twilio's JSON (a proxy's page).
         """
-        assert how in ("drop", "timeout", "gateway")
+        assert how in ("drop", "timeout", "gateway", "garbled")
         self._lose.extend([how] * count)
 
     def advance(self, sid: str, status: str, error_code: int | None = None) -> dict[str, Any]:
@@ -222,6 +223,8 @@ class FakeTwilio(FakeProvider):
         if lose == "gateway":
             page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
             return Response(page, status=502, mimetype="text/html")
+        if lose == "garbled":
+            return Response("<html><body>OK</body></html>", status=200, mimetype="text/html")
         public = {k: v for k, v in record.items() if k != "status_callback"}
         return json_response(public, status=201)
 
