@@ -274,7 +274,8 @@ def _check_account_change(tenant_id: int, actor: User, user: User) -> None:
 
 
 def set_enabled(tenant_id: int, actor: User, user: User, enabled: bool) -> None:
-    """Disable (or enable again) the account, in every tenant it belongs to."""
+    """Disable (or enable again) the account, in every tenant it belongs to. A disabled
+    account's sessions are no longer accepted (Flask-Login treats it as inactive)."""
     _check_account_change(tenant_id, actor, user)
     if user.is_enabled is enabled:
         return
@@ -284,7 +285,8 @@ def set_enabled(tenant_id: int, actor: User, user: User, enabled: bool) -> None:
 
 
 def reset_password(tenant_id: int, actor: User, user: User) -> str:
-    """A new temporary password (returned once) that must be replaced at the next sign-in."""
+    """A new temporary password (returned once) that must be replaced at the next sign-in.
+    The new hash ends every session of the account (inbox/security.py)."""
     _check_account_change(tenant_id, actor, user)
     password = temporary_password()
     user.password_hash = hash_password(password)

@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
 from inbox.extensions import db
@@ -65,6 +65,8 @@ def _must_change_password():  # type: ignore[no-untyped-def]
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password():  # type: ignore[no-untyped-def]
+    """Change one's own password. This ends the account's other sessions (the session token
+    follows the password hash) and keeps this one."""
     user = current()
     if request.method == "GET":
         return _password_page()
@@ -78,6 +80,9 @@ def password():  # type: ignore[no-untyped-def]
         flash(PASSWORD_ERRORS[str(exc)](), "error")
         return _password_page(), 400
     db.session.commit()
+    # The new password hash gives a new session token: this session carries it from now on,
+    # sessions signed in with the old password are no longer accepted.
+    login_user(user)
     flash(_("Your password has been changed."), "success")
     return redirect(url_for("queue.index"), 303)
 
