@@ -1,8 +1,19 @@
-"""Proxy handling, security headers and session identity."""
+"""Proxy handling, security headers and session identity.
+
+A session names its account as "<id>:<token>" (Flask-Login's "alternative token"): the token
+is an HMAC of the account's password hash under the SECRET_KEY. Changing or resetting the
+password changes the token, so every session signed in with the old password stops being
+accepted; the session that changes its own password is signed in again with the new token
+(inbox/views/account.py). The session cookie is signed, not encrypted: the token is a
+truncated MAC, so nothing about the hash can be read from it.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+import hashlib
+import hmac
+
+from flask import Flask, Response, current_app, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from inbox.extensions import db, login_manager
@@ -20,12 +31,42 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
 
 
-def _load_user(user_id: str):  # type: ignore[no-untyped-def]
+# 128 bits of the MAC, as hex: enough that a token cannot be guessed.
+_TOKEN_CHARS = 32
+
+
+def session_token(password_hash: str) -> str:
+    """The token that ties a session to the account's current password."""
+    key = current_app.config["SECRET_KEY"]
+    if isinstance(key, str):
+        key = key.encode()
+    msg = b"servicetorg.session\x00" + password_hash.encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:_TOKEN_CHARS]
+
+
+def session_id(user_id: int, password_hash: str) -> str:
+    """What the session stores for a signed-in account (User.get_id())."""
+    return f"{user_id}:{session_token(password_hash)}"
+
+
+def _load_user(session_user_id: str):  # type: ignore[no-untyped-def]
+    """The account a session names, if its token still matches the account's password.
+
+    Anything else (a session from before a password change or reset, an old plain id, a
+    malformed value) is no session at all."""
     from inbox.models import User
 
-    if not user_id.isdigit():
+    raw_id, sep, token = str(session_user_id).partition(":")
+    if not (sep and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
         return None
-    return db.session.get(User, int(user_id))
+    if len(token) != _TOKEN_CHARS or not token.isascii():  # compare_digest wants ASCII
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None:
+        return None
+    if not hmac.compare_digest(session_token(user.password_hash), token):
+        return None
+    return user
 
 
 def _security_headers(resp: Response) -> Response:

@@ -117,9 +117,13 @@ def test_an_existing_account_only_gets_a_membership(app, office):
     rita = office["factory"].user(elsewhere, Role.ADMIN, name="Regional Rita")
     old_hash = rita.password_hash
     admin = Browser(app, office["admin"])
+    form = {"email": rita.email.upper(), "name": "Someone Else", "role": "records_officer"}
+    # She works for a municipality where Ada is not an admin: Ada confirms first.
+    resp = admin.post(f"{base(office)}/people", data=form)
+    assert resp.status_code == 200 and "Nabo kommune" in resp.get_data(as_text=True)
     resp = admin.post(
         f"{base(office)}/people",
-        data={"email": rita.email.upper(), "name": "Someone Else", "role": "records_officer"},
+        data={**form, "confirming": "1", "shown_tenant": elsewhere.id, "confirm_existing": "yes"},
     )
     assert resp.status_code == 303
     assert resp.headers["Location"].endswith(f"{base(office)}/people/{rita.id}")
@@ -138,6 +142,167 @@ def test_an_existing_account_only_gets_a_membership(app, office):
     assert "jobber allerede for denne kommunen" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert rita.role_in(office["tenant"].id) is Role.RECORDS_OFFICER
+
+
+# --- accounts that already exist elsewhere --------------------------------------------------
+
+
+def confirm_form(page: str) -> dict[str, Any]:
+    """The fields of the confirmation form on the page, with the box ticked."""
+    form = page.split('id="confirm-existing"')[1].split("</form>")[0]
+    fields: dict[str, Any] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+        fields.setdefault(name, []).append(value)
+    assert 'name="confirm_existing" value="yes" required' in form
+    return {**fields, "confirm_existing": "yes"}
+
+
+def test_an_account_made_by_another_municipality_is_named_before_it_is_added(app, office):
+    """B's admin makes an account for A's new colleague before A does (and knows the
+    temporary password). When A's admin adds the address, the page names B, and nothing is
+    stored until A's admin ticks the confirmation."""
+    factory, tenant = office["factory"], office["tenant"]
+    b = factory.tenant(name="Bortenfor kommune")
+    b_admin = Browser(app, factory.user(b, Role.ADMIN, name="Bodil Admin"))
+    resp = b_admin.post(
+        f"/admin/staff/{b.id}/people",
+        data={"email": "kari@a.no", "name": "Kari Nordmann", "role": "caseworker"},
+    )
+    assert resp.status_code == 200  # B's admin got a temporary password for kari@a.no
+    kari = db.session.scalar(select(User).where(User.email == "kari@a.no"))
+    tables = (User, Membership, AuditEntry)
+    before = [count(t) for t in tables]
+
+    admin = Browser(app, office["admin"])
+    form = {"email": "Kari@A.no", "name": "Kari", "role": "caseworker"}
+    resp = admin.post(f"{base(office)}/people", data=form)
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "kari@a.no har allerede en konto" in page
+    others = page.split('id="other-tenants">')[1].split("</ul>")[0]
+    assert "Bortenfor kommune" in others and "Eksempel kommune" not in others
+    assert 'id="still-temporary"' in page  # nobody has chosen a password for it yet
+    assert "temporary-password" not in page
+    assert [count(t) for t in tables] == before
+    assert kari.role_in(tenant.id) is None
+
+    # Sending the form without the tick stores nothing either.
+    confirmed = confirm_form(page)
+    unticked = {k: v for k, v in confirmed.items() if k != "confirm_existing"}
+    resp = admin.post(f"{base(office)}/people", data=unticked)
+    assert resp.status_code == 400
+    assert "kryss av i boksen for å bekrefte" in resp.get_data(as_text=True)
+    assert [count(t) for t in tables] == before
+
+    resp = admin.post(f"{base(office)}/people", data=confirmed)
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith(f"{base(office)}/people/{kari.id}")
+    person_page = admin.text(resp.headers["Location"])
+    assert "hadde allerede en konto" in person_page
+    assert "Jobber også for" in person_page and "Bortenfor kommune" in person_page
+    db.session.expire_all()
+    assert kari.role_in(tenant.id) is Role.CASEWORKER and kari.role_in(b.id) is Role.CASEWORKER
+    assert kari.name == "Kari Nordmann"  # the account keeps its name and password
+    added = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "staff.add", AuditEntry.tenant_id == tenant.id
+        )
+    ).one()
+    assert added.data["other_tenants"] == [b.id] and added.data["new_account"] is False
+
+
+def test_a_confirmation_covers_only_the_municipalities_that_were_shown(app, office):
+    factory = office["factory"]
+    b, c = factory.tenant(name="Bortenfor kommune"), factory.tenant(name="Cirkus kommune")
+    rita = factory.user(b, Role.CASEWORKER, name="Regional Rita")
+    admin = Browser(app, office["admin"])
+    form = {"email": rita.email, "name": "Rita", "role": "caseworker"}
+    confirmed = confirm_form(admin.post(f"{base(office)}/people", data=form).get_data(as_text=True))
+    assert confirmed["shown_tenant"] == [str(b.id)]
+    # Meanwhile she joins a third municipality: the confirmation does not cover it.
+    db.session.add(Membership(user_id=rita.id, tenant_id=c.id, role=Role.CASEWORKER))
+    db.session.commit()
+    resp = admin.post(f"{base(office)}/people", data=confirmed)
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert "Bortenfor kommune" in page and "Cirkus kommune" in page
+    assert db.session.get(Membership, (rita.id, office["tenant"].id)) is None
+    # A made-up list of ids does not stand in for having seen them either.
+    resp = admin.post(
+        f"{base(office)}/people",
+        data={**form, "confirm_existing": "yes", "shown_tenant": ["abc", str(b.id)]},
+    )
+    assert resp.status_code == 200 and "Cirkus kommune" in resp.get_data(as_text=True)
+    assert db.session.get(Membership, (rita.id, office["tenant"].id)) is None
+    resp = admin.post(f"{base(office)}/people", data=confirm_form(page))
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert rita.role_in(office["tenant"].id) is Role.CASEWORKER
+
+
+def test_an_admin_of_every_municipality_of_the_account_is_not_asked(app, office):
+    factory, tenant = office["factory"], office["tenant"]
+    other = factory.tenant(name="Nabo kommune")
+    nils = factory.user(other, Role.CASEWORKER, name="Nils Nabo")
+    db.session.add(Membership(user_id=office["admin"].id, tenant_id=other.id, role=Role.ADMIN))
+    db.session.commit()
+    admin = Browser(app, office["admin"])
+    resp = admin.post(
+        f"{base(office)}/people", data={"email": nils.email, "name": "N", "role": "caseworker"}
+    )
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert nils.role_in(tenant.id) is Role.CASEWORKER
+
+
+def test_an_account_of_no_municipality_is_started_afresh(app, office):
+    """Someone removed everywhere: whoever knew the old password (an admin who set it, the
+    person who left) and every old session are shut out when it is added again."""
+    factory, tenant = office["factory"], office["tenant"]
+    b = factory.tenant(name="Bortenfor kommune")
+    b_admin = factory.user(b, Role.ADMIN, name="Bodil Admin")
+    olav = factory.user(b, Role.CASEWORKER, name="Olav Gammel", email="olav@a.no")
+    old_session = Browser(app, olav)
+    olav.is_enabled, olav.failed_logins = False, 3
+    db.session.commit()
+    assert (
+        Browser(app, b_admin).post(f"/admin/staff/{b.id}/people/{olav.id}/remove").status_code
+        == 303
+    )
+    db.session.expire_all()
+    assert olav.memberships == []
+
+    admin = Browser(app, office["admin"])
+    resp = admin.post(
+        f"{base(office)}/people",
+        data={"email": "olav@a.no", "name": "Olav Ny", "role": "caseworker"},
+    )
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    page = resp.get_data(as_text=True)
+    password = temporary_password_in(page)
+    assert 'id="orphaned"' in page and "Bortenfor" not in page
+    db.session.expire_all()
+    assert olav.name == "Olav Ny" and olav.must_change_password and olav.is_enabled
+    assert olav.failed_logins == 0 and olav.locked_until is None
+    assert olav.tenant_ids() == [tenant.id]
+    assert count(User) == 4  # the same account, not a new one
+    # The old password and the old session are gone; the new one must be replaced at once.
+    assert Browser(app).sign_in("olav@a.no", PASSWORD).status_code == 400
+    assert "/login" in old_session.get("/").headers["Location"]
+    fresh = Browser(app, olav, password)
+    assert fresh.get("/").headers["Location"].endswith("/account/password")
+    added = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "staff.add", AuditEntry.tenant_id == tenant.id
+        )
+    ).one()
+    assert added.data == {
+        "role": "caseworker",
+        "new_account": False,
+        "orphaned": True,
+        "was_disabled": True,
+    }
+    assert password not in json.dumps(added.data)
 
 
 # --- roles and removal -------------------------------------------------------------------
@@ -488,6 +653,14 @@ def test_html_in_names_is_shown_escaped_on_every_page(app, office):
             f"{base(office)}/people", data={"email": "bad", "name": evil, "role": "x"}
         ).get_data(as_text=True),
     ]
+    # An account of another municipality with such names, on the confirmation page.
+    elsewhere = office["factory"].tenant(name=evil)
+    other = office["factory"].user(elsewhere, name=evil)
+    resp = admin.post(
+        f"{base(office)}/people", data={"email": other.email, "name": evil, "role": "caseworker"}
+    )
+    assert resp.status_code == 200
+    pages.append(resp.get_data(as_text=True))
     for page in pages:
         assert "<script>alert" not in page
         assert "&lt;script&gt;" in page

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import Role, Team, TeamMember, User
+from inbox.models import Membership, Role, Team, TeamMember, User
 from tests.browser import DESKTOP, audit, chromium, sign_in_by_keyboard
 from tests.factories import PASSWORD
 from tests.live import live_server
@@ -108,3 +108,43 @@ def test_admin_adds_a_person_and_a_team_by_keyboard(app, factory, browser):
     team = db.session.scalar(select(Team).where(Team.name == "Byggesak"))
     assert nina.role_in(tenant.id) is Role.RECORDS_OFFICER and not nina.must_change_password
     assert db.session.get(TeamMember, (team.id, nina.id)) is not None
+
+
+def test_admin_confirms_an_account_of_another_municipality_by_keyboard(app, factory, browser):
+    tenant = factory.tenant(name="Eksempel kommune")
+    elsewhere = factory.tenant(name="Bortenfor kommune")
+    admin = factory.user(tenant, Role.ADMIN, name="Ada Admin")
+    rita = factory.user(elsewhere, Role.CASEWORKER, name="Regional Rita")
+    with live_server(app) as base:
+        page = browser.new_page(viewport=DESKTOP)
+        sign_in_by_keyboard(page, base, admin.email, PASSWORD)
+        page.goto(f"{base}/admin/staff/")
+        page.get_by_label("E-postadresse").focus()
+        page.keyboard.type(rita.email)
+        page.keyboard.press("Tab")
+        page.keyboard.type("Rita")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.get_by_role("heading", name=f"{rita.email} har allerede en konto").wait_for()
+        page.locator("#other-tenants").get_by_text("Bortenfor kommune").wait_for()
+        audit(page)
+
+        # The form is not sent until the box is ticked (Space on the box).
+        box = page.get_by_label("Jeg har sjekket at denne kontoen er personen jeg mener")
+        assert box.evaluate("el => el.required && !el.form.checkValidity()")
+        assert db.session.get(Membership, (rita.id, tenant.id)) is None
+        box.focus()
+        page.keyboard.press("Space")
+        assert box.is_checked()
+        page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.get_by_text("hadde allerede en konto").wait_for()
+        page.get_by_role("heading", name="Regional Rita").wait_for()
+        audit(page)
+        page.close()
+
+    db.session.expire_all()
+    assert rita.role_in(tenant.id) is Role.CASEWORKER

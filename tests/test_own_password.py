@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from inbox.extensions import db
 from inbox.models import AuditEntry, ChannelKind, Message, Role
+from inbox.models.base import utcnow
 from inbox.services.users import check_password
 from tests.factories import PASSWORD
 from tests.staff_support import Browser
@@ -111,3 +113,86 @@ def test_every_user_finds_the_password_page_in_the_top_bar(app, office):
     page = Browser(app, office["cw"]).text("/")
     assert 'href="/account/password"' in page and "Bytt passord" in page
     assert Browser(app).get("/account/password").status_code == 302  # anonymous: sign in
+
+
+# --- guessing the current password -----------------------------------------------------
+
+
+def wrong_current(browser: Browser) -> Any:
+    new = "et helt nytt passord"
+    return browser.post(
+        "/account/password", data={"current": "gjetning", "new": new, "repeat": new}
+    )
+
+
+def test_guessing_the_current_password_locks_the_account_and_ends_the_session(app, office):
+    kari = office["cw"]
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    stolen, own = Browser(app, kari), Browser(app, kari)
+    old_hash = kari.password_hash
+    for _ in range(limit - 1):
+        resp = wrong_current(stolen)
+        assert resp.status_code == 400
+        assert "nåværende passordet er feil" in resp.get_data(as_text=True)
+    assert stolen.get("/").status_code == 200  # not locked yet
+    resp = wrong_current(stolen)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/login")
+    page = stolen.text(resp.headers["Location"])
+    minutes = app.config["LOGIN_LOCKOUT_MINUTES"]
+    assert f"Kontoen er låst i {minutes} minutter" in page
+    assert "/login" in stolen.get("/").headers["Location"]  # that session is over
+    assert stolen.post("/account/password", data={}).status_code == 302
+    db.session.refresh(kari)
+    assert kari.password_hash == old_hash and kari.locked_until is not None
+    locked = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "login.locked"))
+    assert [(e.object_id, e.actor_label) for e in locked] == [(str(kari.id), "system")]
+    # The right password is refused at sign-in until the lock runs out.
+    resp = Browser(app).sign_in(kari.email, PASSWORD)
+    assert resp.status_code == 400 and "Kontoen er låst" in resp.get_data(as_text=True)
+    # Her other session is not the guesser's: it stays, but cannot change the password
+    # while the lock lasts, not even with the right one.
+    assert own.get("/").status_code == 200
+    new = "et helt nytt passord"
+    resp = own.post("/account/password", data={"current": PASSWORD, "new": new, "repeat": new})
+    assert resp.status_code == 400 and "Kontoen er låst" in resp.get_data(as_text=True)
+    db.session.refresh(kari)
+    assert kari.password_hash == old_hash
+    # When the lock has run out she signs in as usual.
+    kari.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert Browser(app).sign_in(kari.email, PASSWORD).status_code == 302
+
+
+def test_the_password_page_and_sign_in_share_one_failure_count(app, office):
+    kari = office["cw"]
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    browser = Browser(app, kari)
+    for _ in range(limit - 1):
+        assert Browser(app).sign_in(kari.email, "feil passord").status_code == 400
+    resp = wrong_current(browser)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/login")
+    db.session.refresh(kari)
+    assert kari.locked_until is not None and "login.locked" in audit_actions()
+
+
+def test_the_right_current_password_starts_the_count_again(app, office):
+    kari = office["cw"]
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    browser = Browser(app, kari)
+    for _ in range(limit - 1):
+        assert wrong_current(browser).status_code == 400
+    db.session.refresh(kari)
+    assert kari.failed_logins == limit - 1
+    # Right current password, but the new one is refused: the guesses are forgiven anyway.
+    resp = browser.post("/account/password", data={"current": PASSWORD, "new": "kort"})
+    assert resp.status_code == 400 and "ikke like" in resp.get_data(as_text=True)
+    db.session.refresh(kari)
+    assert kari.failed_logins == 0
+    for _ in range(limit - 1):
+        assert wrong_current(browser).status_code == 400
+    new = "et helt nytt passord"
+    resp = browser.post("/account/password", data={"current": PASSWORD, "new": new, "repeat": new})
+    assert resp.status_code == 303
+    db.session.refresh(kari)
+    assert kari.failed_logins == 0 and kari.locked_until is None
+    assert "login.locked" not in audit_actions()

@@ -62,6 +62,25 @@ class User(UserMixin, Timestamped, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.is_enabled
 
+    def get_id(self) -> str:  # Flask-Login: "<id>:<token>", see inbox/security.py
+        from inbox.security import session_id
+
+        return session_id(self.id, self.password_hash)
+
+    # UserMixin compares accounts by get_id(); compare by id, as before, without computing
+    # session tokens (or needing an app context) to do it.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, User):
+            return self.id == other.id
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, User):
+            return self.id != other.id
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
     def role_in(self, tenant_id: int) -> Role | None:
         for m in self.memberships:
             if m.tenant_id == tenant_id:

@@ -1,9 +1,14 @@
-"""Sign-in with lock-out after repeated failures (on top of users.authenticate)."""
+"""Sign-in with lock-out after repeated failures (on top of users.authenticate).
+
+The same counter and lock guard every place that checks a password: the sign-in page and
+the current password on the own-password page (inbox/views/account.py), so a stolen
+session cannot be used to guess the password there either.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -21,27 +26,45 @@ class SignIn:
     locked: bool = False
 
 
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    """Whether a lock-out is in force: even the right password is refused until it ends."""
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def record_failure(user: User, now: datetime | None = None) -> bool:
+    """Count a wrong password; at LOGIN_MAX_FAILURES in a row the account is locked for
+    LOGIN_LOCKOUT_MINUTES (audited). Whether it is locked now. The caller commits."""
+    cfg = current_app.config
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins < cfg["LOGIN_MAX_FAILURES"]:
+        return False
+    user.locked_until = (now or utcnow()) + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+    user.failed_logins = 0
+    audit.record("login.locked", user, tenant_id=None, actor_label="system")
+    return True
+
+
+def record_success(user: User) -> None:
+    """The right password: the count of failures starts again."""
+    user.failed_logins = 0
+    user.locked_until = None
+
+
 def attempt(email: str, password: str) -> SignIn:
     """Check the password, counting failures; a locked account is refused even with the
     right password until the lock runs out. The caller commits."""
-    cfg = current_app.config
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
+    if user is not None and is_locked(user, now):
         hash_password(password)  # same time as a real check
         return SignIn(None, locked=True)
     ok = authenticate(email, password)
     if user is None:
         return SignIn(None)
     if ok is not None:
-        user.failed_logins = 0
-        user.locked_until = None
+        record_success(user)
         user.last_seen_at = now
         return SignIn(user)
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
-        user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
-        user.failed_logins = 0
-        audit.record("login.locked", user, tenant_id=None, actor_label="system")
+    if record_failure(user, now):
         return SignIn(None, locked=True)
     return SignIn(None)

@@ -4,12 +4,20 @@ Accounts are global: one person may work for several municipalities (regional st
 and teams belong to one municipality. Disabling an account or resetting its password reaches
 every municipality the account belongs to, so only an admin of all of them may do it.
 
+Adding an address that already has an account is where municipalities meet: the account
+keeps its password, so whoever can sign in to it now gets into this municipality too. When
+the account belongs to municipalities where the acting admin is not an admin, the admin is
+shown their names and must confirm (NeedsConfirmation). An account that belongs to no
+municipality any more is started afresh, like a new one: a new temporary password, so
+nobody who knew the old one keeps access.
+
 Every change is audited; functions flush, the caller commits.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
@@ -23,6 +31,7 @@ from inbox.models import (
     Role,
     Team,
     TeamMember,
+    Tenant,
     User,
 )
 from inbox.services import audit
@@ -41,6 +50,28 @@ class StaffError(ValueError):
 
 class NotAllowed(StaffError):
     """The acting admin may not do this to the account at all (the view answers 403)."""
+
+
+class NeedsConfirmation(StaffError):
+    """The address has an account that also belongs to municipalities where the acting admin
+    is not an admin (`tenants`, by name): nothing is stored until the admin confirms."""
+
+    def __init__(self, user: User, tenants: list[Tenant]) -> None:
+        super().__init__("confirm_existing")
+        self.user = user
+        self.tenants = tenants
+
+
+@dataclass
+class Added:
+    """A person given a role by add_person."""
+
+    user: User
+    # The temporary password to show once, for a new account or an orphaned one started
+    # afresh; None for an account that keeps its password.
+    password: str | None
+    # The address had an account that belonged to no municipality.
+    orphaned: bool = False
 
 
 @dataclass
@@ -126,6 +157,19 @@ def team_in(tenant_id: int, team_id: int) -> Team | None:
     return team if team is not None and team.tenant_id == tenant_id else None
 
 
+def other_tenants(user: User, tenant_id: int) -> list[Tenant]:
+    """The other municipalities the account belongs to, by name."""
+    others = [m.tenant for m in user.memberships if m.tenant_id != tenant_id]
+    return sorted(others, key=lambda t: (t.name.casefold(), t.id))
+
+
+def foreign_tenants(actor: User, user: User) -> list[Tenant]:
+    """The municipalities the account belongs to where `actor` is not an admin, by name."""
+    admin_of = {m.tenant_id for m in actor.memberships if m.role is Role.ADMIN}
+    foreign = [m.tenant for m in user.memberships if m.tenant_id not in admin_of]
+    return sorted(foreign, key=lambda t: (t.name.casefold(), t.id))
+
+
 def may_manage_account(actor: User, user: User) -> bool:
     """Whether `actor` is an admin of every tenant the account belongs to (and so may disable
     it or reset its password without reaching into another municipality)."""
@@ -197,32 +241,62 @@ def _keep_an_admin(tenant_id: int, user: User) -> None:
 
 
 def add_person(
-    tenant_id: int, actor: User, email: str, name: str, role: str
-) -> tuple[User, str | None]:
-    """Give a person a role in this tenant. A new account gets a temporary password, returned
-    here once and never stored in clear; an existing account (a colleague from another
-    municipality) keeps its name and password, and None is returned."""
+    tenant_id: int,
+    actor: User,
+    email: str,
+    name: str,
+    role: str,
+    confirmed: Collection[int] = (),
+) -> Added:
+    """Give a person a role in this tenant.
+
+    - A new address gets a new account with a temporary password, returned here once and
+      never stored in clear.
+    - An account that belongs to no municipality (everyone removed it) is treated as new:
+      the given name, a new temporary password that must be replaced, enabled, unlocked.
+      Whoever knew its old password, or still has a session, is shut out.
+    - Any other account (a colleague from another municipality) keeps its name and password.
+      If it belongs to municipalities where `actor` is not an admin, NeedsConfirmation names
+      them unless `confirmed` holds every one of their ids (the ids the admin was shown)."""
     email, name, new_role = _email(email), _text(name, MAX_NAME_CHARS, "name"), _role(role)
     user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-    password = None
+    password, orphaned, was_disabled, others = None, False, False, []
     if user is None:
         password = temporary_password()
         user = create_user(email, name, password, {})
         user.must_change_password = True
     elif db.session.get(Membership, (user.id, tenant_id)) is not None:
         raise StaffError("already_member")
+    elif not user.memberships:
+        password, orphaned, was_disabled = temporary_password(), True, not user.is_enabled
+        user.name = name
+        user.password_hash = hash_password(password)  # also ends its sessions
+        user.must_change_password = True
+        user.is_enabled = True
+        user.locked_until, user.failed_logins = None, 0
+    else:
+        foreign = foreign_tenants(actor, user)
+        if foreign and not {t.id for t in foreign} <= set(confirmed):
+            raise NeedsConfirmation(user, foreign)
+        others = sorted(user.tenant_ids())
     db.session.add(Membership(user_id=user.id, tenant_id=tenant_id, role=new_role))
     db.session.flush()
     db.session.expire(user, ["memberships"])
+    details: dict[str, object] = {}
+    if orphaned:
+        details = {"orphaned": True, "was_disabled": was_disabled}
+    elif others:
+        details = {"other_tenants": others}
     audit.record(
         "staff.add",
         user,
         tenant_id=tenant_id,
         actor=actor,
         role=new_role.value,
-        new_account=password is not None,
+        new_account=password is not None and not orphaned,
+        **details,
     )
-    return user, password
+    return Added(user, password, orphaned)
 
 
 def change_role(tenant_id: int, actor: User, user: User, role: str) -> None:
@@ -274,7 +348,8 @@ def _check_account_change(tenant_id: int, actor: User, user: User) -> None:
 
 
 def set_enabled(tenant_id: int, actor: User, user: User, enabled: bool) -> None:
-    """Disable (or enable again) the account, in every tenant it belongs to."""
+    """Disable (or enable again) the account, in every tenant it belongs to. A disabled
+    account's sessions are no longer accepted (Flask-Login treats it as inactive)."""
     _check_account_change(tenant_id, actor, user)
     if user.is_enabled is enabled:
         return
@@ -284,7 +359,8 @@ def set_enabled(tenant_id: int, actor: User, user: User, enabled: bool) -> None:
 
 
 def reset_password(tenant_id: int, actor: User, user: User) -> str:
-    """A new temporary password (returned once) that must be replaced at the next sign-in."""
+    """A new temporary password (returned once) that must be replaced at the next sign-in.
+    The new hash ends every session of the account (inbox/security.py)."""
     _check_account_change(tenant_id, actor, user)
     password = temporary_password()
     user.password_hash = hash_password(password)

@@ -15,13 +15,13 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from inbox.extensions import db
-from inbox.services import users
+from inbox.services import signin, users
 from inbox.services.access import current
-from inbox.views.auth import _safe_next
+from inbox.views.auth import _safe_next, locked_message
 from inbox.web import error_response
 
 bp = Blueprint("account", __name__)
@@ -65,9 +65,16 @@ def _must_change_password():  # type: ignore[no-untyped-def]
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password():  # type: ignore[no-untyped-def]
+    """Change one's own password. A wrong current password counts as a failed sign-in (same
+    counter and lock-out), so a stolen session cannot be used to guess it; the guess that
+    locks the account also ends the session. Changing the password ends the account's other
+    sessions (the session token follows the password hash) and keeps this one."""
     user = current()
     if request.method == "GET":
         return _password_page()
+    if signin.is_locked(user):
+        flash(locked_message(), "error")
+        return _password_page(), 400
     form = request.form
     try:
         users.change_own_password(
@@ -75,9 +82,22 @@ def password():  # type: ignore[no-untyped-def]
         )
     except users.PasswordRejected as exc:
         db.session.rollback()
+        if str(exc) == "current":
+            if signin.record_failure(user):
+                db.session.commit()
+                logout_user()
+                flash(locked_message(), "error")
+                return redirect(url_for("auth.login"), 303)
+        elif user.failed_logins:
+            signin.record_success(user)  # the current password was right
+        db.session.commit()
         flash(PASSWORD_ERRORS[str(exc)](), "error")
         return _password_page(), 400
+    signin.record_success(user)
     db.session.commit()
+    # The new password hash gives a new session token: this session carries it from now on,
+    # sessions signed in with the old password are no longer accepted.
+    login_user(user)
     flash(_("Your password has been changed."), "success")
     return redirect(url_for("queue.index"), 303)
 

@@ -31,6 +31,13 @@ class LoginForm(FlaskForm):
     password = PasswordField("password", validators=[DataRequired(), Length(max=1000)])
 
 
+def locked_message() -> str:
+    return _(
+        "Too many failed attempts. The account is locked for %(minutes)s minutes.",
+        minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
+    )
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         parts = urlsplit(target)
@@ -55,13 +62,7 @@ def login():  # type: ignore[no-untyped-def]
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")))
         if result.locked:
-            flash(
-                _(
-                    "Too many failed attempts. The account is locked for %(minutes)s minutes.",
-                    minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
-                ),
-                "error",
-            )
+            flash(locked_message(), "error")
         else:
             flash(_("Wrong e-mail address or password."), "error")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 400

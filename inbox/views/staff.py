@@ -101,11 +101,17 @@ def _index_page(tenant: Tenant, tenants: list[Tenant], form: Any) -> str:
     )
 
 
-def _temporary_password_page(tenant: Tenant, user: User, password: str) -> Response:
+def _temporary_password_page(
+    tenant: Tenant, user: User, password: str, orphaned: bool = False
+) -> Response:
     """The temporary password, shown this once: never stored in clear, never cached."""
     resp = make_response(
         render_template(
-            "admin/temporary_password.html", tenant=tenant, user=user, password=password
+            "admin/temporary_password.html",
+            tenant=tenant,
+            user=user,
+            password=password,
+            orphaned=orphaned,
         )
     )
     resp.headers["Cache-Control"] = "no-store"
@@ -129,15 +135,23 @@ def add_person(tenant_id: int):  # type: ignore[no-untyped-def]
     tenant, actor = _admin(tenant_id)
     form = request.form
     try:
-        user, password = svc.add_person(
-            tenant_id, actor, form.get("email", ""), form.get("name", ""), form.get("role", "")
+        added = svc.add_person(
+            tenant_id,
+            actor,
+            form.get("email", ""),
+            form.get("name", ""),
+            form.get("role", ""),
+            confirmed=_confirmed_tenants(form),
         )
+    except svc.NeedsConfirmation as exc:
+        return _confirm_existing_page(tenant, form, exc)
     except svc.StaffError as exc:
         status = _refused(exc)
         return _index_page(tenant, admin_tenants(), form), status
     db.session.commit()
-    if password is not None:
-        return _temporary_password_page(tenant, user, password)
+    user = added.user
+    if added.password is not None:
+        return _temporary_password_page(tenant, user, added.password, orphaned=added.orphaned)
     flash(
         _(
             "%(email)s already had an account. The person now also works for %(tenant)s and "
@@ -150,6 +164,42 @@ def add_person(tenant_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for(".person", tenant_id=tenant_id, user_id=user.id), 303)
 
 
+def _confirmed_tenants(form: Any) -> set[int]:
+    """The municipalities the admin was shown and confirmed adding the account despite."""
+    if form.get("confirm_existing") != "yes":
+        return set()
+    raw = form.getlist("shown_tenant")
+    return {int(v) for v in raw if v.isdigit() and len(v) <= 18}
+
+
+def _confirm_existing_page(tenant: Tenant, form: Any, exc: svc.NeedsConfirmation) -> Any:
+    """The account belongs to municipalities where the admin is not an admin: say which, and
+    ask for an explicit confirmation. Nothing is stored. A confirmation that does not cover
+    them (not ticked, or the account joined another municipality since) is asked again."""
+    user = exc.user
+    again = bool(form.get("confirming"))
+    if again:
+        flash(
+            _("Check the municipalities listed below and tick the box to confirm, or cancel."),
+            "error",
+        )
+    page = render_template(
+        "admin/confirm_existing.html",
+        tenant=tenant,
+        account={
+            "email": user.email,
+            "name": user.name,
+            "temporary": user.must_change_password,
+            "enabled": user.is_enabled,
+        },
+        others=[(t.id, t.name) for t in exc.tenants],
+        form=form,
+        role_label=role_labels().get(Role(form.get("role", ""))),
+    )
+    db.session.rollback()
+    return page, 400 if again else 200
+
+
 def _person_page(tenant: Tenant, actor: User, found: svc.Person) -> str:
     return render_template(
         "admin/person.html",
@@ -160,6 +210,7 @@ def _person_page(tenant: Tenant, actor: User, found: svc.Person) -> str:
         now=utcnow(),
         is_self=found.user.id == actor.id,
         manageable=svc.may_manage_account(actor, found.user),
+        other_tenants=svc.other_tenants(found.user, tenant.id),
     )
 
 
