@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -157,7 +158,7 @@ def test_offline_message_with_reply_preference(app, browser, site):
         page.get_by_label("Mobilnummer").fill("+47 912 34 567")
         page.get_by_role("button", name="Lagre hvordan dere skal svare meg").click()
         page.get_by_text("Takk. Vi svarer deg slik du ba om.").wait_for()
-        assert page.locator("#chat-pref").is_hidden()
+        page.locator("#chat-pref").wait_for(state="hidden")
         # No horizontal scrolling at 320 px (reflow).
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
 
@@ -207,10 +208,13 @@ def test_keyboard_only_download_end_and_accessibility(app, browser, site):
             assert "Skrevet bare med tastaturet" in fh.read()
 
         # Escape closes the chat and gives focus back to the button.
+        # (The frame asks the page to close it by a message: wait for it, do not sample.)
         page.keyboard.press("Escape")
-        assert page.locator("#servicetorg-chat-frame").is_hidden()
-        assert button.get_attribute("aria-expanded") == "false"
-        assert button.evaluate("b => b.getRootNode().activeElement === b")
+        page.locator("#servicetorg-chat-frame").wait_for(state="hidden")
+        expect(button).to_have_attribute("aria-expanded", "false")
+        page.wait_for_function(
+            "b => b.getRootNode().activeElement === b", arg=button.element_handle()
+        )
 
         # End chat: the browser forgets the token; a reload starts an empty chat.
         button.press("Enter")
