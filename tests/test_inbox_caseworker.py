@@ -70,6 +70,28 @@ def test_lock_out_after_repeated_failures(app, client, factory, desk):
     assert resp.status_code == 302
 
 
+def test_guesses_in_parallel_each_count_towards_the_lock_out(app, factory, desk):
+    """Two wrong guesses handled at the same time: each counts, so a burst of parallel
+    requests cannot get more guesses than LOGIN_MAX_FAILURES before the lock."""
+    from sqlalchemy import text
+
+    from inbox.services.signin import record_failure
+
+    user = desk["cw"]
+    user.failed_logins = app.config["LOGIN_MAX_FAILURES"] - 2
+    db.session.commit()
+    db.session.refresh(user)  # this request has read the count ...
+    with db.engine.begin() as other:  # ... when another request's wrong guess is committed
+        other.execute(
+            text("UPDATE user_account SET failed_logins = failed_logins + 1 WHERE id = :id"),
+            {"id": user.id},
+        )
+    assert record_failure(user) is True  # the last guess allowed: locked
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(User, user.id).locked_until is not None
+
+
 def test_session_cookie_is_http_only_and_secure_in_production(app, client, desk, base_config):
     resp = client.post("/login", data={"email": desk["cw"].email, "password": PASSWORD})
     cookie = resp.headers["Set-Cookie"]

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.extensions import db
 from inbox.models import User
@@ -35,8 +36,16 @@ def record_failure(user: User, now: datetime | None = None) -> bool:
     """Count a wrong password; at LOGIN_MAX_FAILURES in a row the account is locked for
     LOGIN_LOCKOUT_MINUTES (audited). Whether it is locked now. The caller commits."""
     cfg = current_app.config
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins < cfg["LOGIN_MAX_FAILURES"]:
+    # Counted in the database, not in Python: guesses sent in parallel each count.
+    count = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "failed_logins", count)
+    if count < cfg["LOGIN_MAX_FAILURES"]:
         return False
     user.locked_until = (now or utcnow()) + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
     user.failed_logins = 0
