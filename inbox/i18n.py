@@ -32,12 +32,7 @@ def compile_catalogues(app: Flask) -> Path:
         newest = max(p.stat().st_mtime for p in sources)
         if target.exists() and target.stat().st_mtime >= newest:
             continue
-        merged = Catalog(locale=lang_dir.name.replace("-", "_"))
-        for po in sources:
-            with po.open("rb") as fh:
-                for msg in read_po(fh, locale=lang_dir.name):
-                    if msg.id and msg.string:
-                        merged[msg.id] = msg
+        merged = merged_catalogue(lang_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so several processes starting at once never read half a file.
         fd, tmp = tempfile.mkstemp(dir=target.parent)
@@ -45,6 +40,17 @@ def compile_catalogues(app: Flask) -> Path:
             write_mo(fh, merged, use_fuzzy=False)
         os.replace(tmp, target)
     return out
+
+
+def merged_catalogue(lang_dir: Path) -> Catalog:
+    """The translated messages of one language's fragments (translations/<lang>/*.po)."""
+    merged = Catalog(locale=lang_dir.name.replace("-", "_"))
+    for po in sorted(lang_dir.glob("*.po")):
+        with po.open("rb") as fh:
+            for msg in read_po(fh, locale=lang_dir.name):
+                if msg.id and msg.string:
+                    merged[msg.id] = msg
+    return merged
 
 
 def select_locale() -> str:

@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import ChannelAccount, ChannelKind, Message, Tenant
+from inbox.models import ChannelAccount, ChannelKind, Conversation, Message, Role, Tenant, User
+from inbox.services import conversations
+from tests.factories import PASSWORD
 from tests.fakes.twilio import FakeTwilio, new_sid
 
 PUBLIC = "https://innboks.example.kommune.no"
@@ -35,6 +37,24 @@ class Sms:
     account: ChannelAccount
     token: str
     client: Any
+
+    # Set by sms_conversation(): the citizen's conversation and a caseworker of the tenant.
+    conv: Conversation | None = None
+    caseworker: User | None = None
+
+    def sign_in_caseworker(self) -> None:
+        assert self.caseworker is not None
+        resp = self.client.post(
+            "/login", data={"email": self.caseworker.email, "password": PASSWORD}
+        )
+        assert resp.status_code == 302, resp.status_code
+
+    def reply(self, body: str) -> Message:
+        """The caseworker's reply, queued for sending (committed)."""
+        assert self.conv is not None and self.caseworker is not None
+        msg = conversations.reply(self.conv, self.caseworker, body)
+        db.session.commit()
+        return msg
 
     def path(self, kind: str = "sms", account: ChannelAccount | None = None) -> str:
         return f"/webhooks/twilio/{(account or self.account).id}/{kind}"
@@ -121,6 +141,18 @@ def sms_setup(app: Any, factory: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
         tenant = factory.tenant()
         sms = Sms(fake, tenant, None, token, app.test_client())  # type: ignore[arg-type]
         sms.account = sms.number("+4740000001")
+        yield sms
+
+
+@contextmanager
+def sms_conversation(
+    app: Any, factory: Any, monkeypatch: pytest.MonkeyPatch, first: str
+) -> Iterator[Sms]:
+    """A number wired to the fake, a citizen who wrote `first`, and a caseworker to answer."""
+    with sms_setup(app, factory, monkeypatch) as sms:
+        sms.inbound(first)
+        sms.caseworker = factory.user(sms.tenant, Role.CASEWORKER)
+        sms.conv = db.session.scalars(select(Conversation)).one()
         yield sms
 
 

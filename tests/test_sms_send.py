@@ -11,24 +11,19 @@ from channels.interfaces import ChannelConnector
 from channels.registry import get_connector
 from channels.twilio_sms import limits
 from inbox.extensions import db
-from inbox.models import ChannelKind, Conversation, DeliveryStatus, Direction, Message, Role
-from inbox.services import conversations, outbound
-from tests.sms_support import CITIZEN, PUBLIC, sms_setup
+from inbox.models import ChannelKind, DeliveryStatus, Direction, Message
+from inbox.services import outbound
+from tests.sms_support import CITIZEN, PUBLIC, sms_conversation
 
 
 @pytest.fixture
 def sms(app, factory, monkeypatch):
-    with sms_setup(app, factory, monkeypatch) as s:
-        s.inbound("Hei, når åpner biblioteket?")
-        s.caseworker = factory.user(s.tenant, Role.CASEWORKER)
-        s.conv = db.session.scalars(select(Conversation)).one()
+    with sms_conversation(app, factory, monkeypatch, "Hei, når åpner biblioteket?") as s:
         yield s
 
 
 def reply(sms, body="Klokka 10 i morgen."):
-    msg = conversations.reply(sms.conv, sms.caseworker, body)
-    db.session.commit()
-    return msg
+    return sms.reply(body)
 
 
 def outgoing(sms) -> Message:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -27,25 +26,20 @@ from channels.twilio_sms import reconcile
 from channels.twilio_sms.connector import _never_sent
 from channels.twilio_sms.errors import is_ambiguous
 from inbox.extensions import db
-from inbox.models import Conversation, DeliveryStatus, Message, Role
+from inbox.models import DeliveryStatus, Message
 from inbox.models.base import utcnow
-from inbox.services import conversations, outbound
-from tests.sms_support import CITIZEN, sms_setup
+from inbox.services import outbound
+from tests.sms_support import CITIZEN, sms_conversation
 
 
 @pytest.fixture
 def sms(app, factory, monkeypatch):
-    with sms_setup(app, factory, monkeypatch) as s:
-        s.inbound("Hei, får jeg svar på søknaden snart?")
-        s.caseworker = factory.user(s.tenant, Role.CASEWORKER)
-        s.conv = db.session.scalars(select(Conversation)).one()
+    with sms_conversation(app, factory, monkeypatch, "Hei, får jeg svar på søknaden snart?") as s:
         yield s
 
 
 def reply(sms, body="Ja, i løpet av uka."):
-    msg = conversations.reply(sms.conv, sms.caseworker, body)
-    db.session.commit()
-    return msg
+    return sms.reply(body)
 
 
 def fresh(msg) -> Message:

@@ -10,40 +10,37 @@ import pytest
 from sqlalchemy import select
 
 from inbox.extensions import db
-from inbox.models import Conversation, DeliveryStatus, Direction, Message, Role
+from inbox.models import DeliveryStatus, Direction, Message
 from tests.live import celery_worker, wait_for
-from tests.sms_support import CITIZEN, PUBLIC, sms_setup
+from tests.sms_support import CITIZEN, PUBLIC, sms_conversation
 from workers.celery_app import CeleryDispatcher
 from workers.housekeeping import sweep
 
 pytestmark = pytest.mark.worker
 
 
+def reply_with_twilio_sid() -> Message | None:
+    """The conversation's one reply, once it carries the SID Twilio gave it."""
+    db.session.expire_all()
+    out = db.session.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
+    return out if out.provider_message_id else None
+
+
 def test_reply_sent_by_the_worker_and_confirmed_by_callback(app, factory, monkeypatch, base_config):
     app.extensions["servicetorg.dispatcher"] = CeleryDispatcher(app.extensions["celery"])
     config = {**base_config, "WORKER_ENV": {"SERVICETORG_PUBLIC_BASE_URL": PUBLIC}}
-    with sms_setup(app, factory, monkeypatch) as sms, celery_worker(config, name="sms"):
-        sms.inbound("Er det brannforbud i helga?")
-        conv = db.session.scalars(select(Conversation)).one()
-        login_client = sms.client
-        caseworker = factory.user(sms.tenant, Role.CASEWORKER)
-        resp = login_client.post(
-            "/login", data={"email": caseworker.email, "password": "correct horse battery"}
-        )
-        assert resp.status_code == 302
-        login_client.post(f"/c/{conv.id}/reply", data={"body": "Ja, totalforbud til mandag."})
+    with (
+        sms_conversation(app, factory, monkeypatch, "Er det brannforbud i helga?") as sms,
+        celery_worker(config, name="sms"),
+    ):
+        conv = sms.conv
+        sms.sign_in_caseworker()
+        sms.client.post(f"/c/{conv.id}/reply", data={"body": "Ja, totalforbud til mandag."})
 
         [sent] = wait_for(sms.fake.sent, timeout=60)
         assert (sent["to"], sent["body"]) == (CITIZEN, "Ja, totalforbud til mandag.")
 
-        def handed_over():
-            db.session.expire_all()
-            out = db.session.scalars(
-                select(Message).where(Message.direction == Direction.OUTBOUND)
-            ).one()
-            return out if out.provider_message_id else None
-
-        out = wait_for(handed_over)
+        out = wait_for(reply_with_twilio_sid)
         assert out.provider_message_id == sent["sid"]
         assert sms.status(out, "delivered").status_code == 200
         db.session.expire_all()
@@ -55,24 +52,16 @@ def test_lost_answer_settled_by_the_workers_retry(app, factory, monkeypatch, bas
     # (Celery, after its back-off) finds it at Twilio instead of texting the citizen again.
     app.extensions["servicetorg.dispatcher"] = CeleryDispatcher(app.extensions["celery"])
     config = {**base_config, "WORKER_ENV": {"SERVICETORG_PUBLIC_BASE_URL": PUBLIC}}
-    with sms_setup(app, factory, monkeypatch) as sms, celery_worker(config, name="sms-lost"):
-        sms.inbound("Når tømmes søpla?")
-        conv = db.session.scalars(select(Conversation)).one()
-        caseworker = factory.user(sms.tenant, Role.CASEWORKER)
-        sms.client.post(
-            "/login", data={"email": caseworker.email, "password": "correct horse battery"}
-        )
+    with (
+        sms_conversation(app, factory, monkeypatch, "Når tømmes søpla?") as sms,
+        celery_worker(config, name="sms-lost"),
+    ):
+        conv = sms.conv
+        sms.sign_in_caseworker()
         sms.fake.lose_next_answer("drop")
         sms.client.post(f"/c/{conv.id}/reply", data={"body": "På torsdag."})
 
-        def settled():
-            db.session.expire_all()
-            out = db.session.scalars(
-                select(Message).where(Message.direction == Direction.OUTBOUND)
-            ).one()
-            return out if out.provider_message_id else None
-
-        out = wait_for(settled, timeout=60)
+        out = wait_for(reply_with_twilio_sid, timeout=60)
         [sent] = sms.fake.sent()
         assert (sent["to"], sent["body"]) == (CITIZEN, "På torsdag.")
         assert out.provider_message_id == sent["sid"]
@@ -91,13 +80,9 @@ def test_worker_killed_while_twilio_holds_the_answer_sends_once(
     app.config["SEND_LEASE_SECONDS"] = lease
     env = {"SERVICETORG_PUBLIC_BASE_URL": PUBLIC, "SERVICETORG_SEND_LEASE_SECONDS": str(lease)}
     config = {**base_config, "WORKER_ENV": env}
-    with sms_setup(app, factory, monkeypatch) as sms:
-        sms.inbound("Kan jeg få hentet hageavfall?")
-        conv = db.session.scalars(select(Conversation)).one()
-        caseworker = factory.user(sms.tenant, Role.CASEWORKER)
-        sms.client.post(
-            "/login", data={"email": caseworker.email, "password": "correct horse battery"}
-        )
+    with sms_conversation(app, factory, monkeypatch, "Kan jeg få hentet hageavfall?") as sms:
+        conv = sms.conv
+        sms.sign_in_caseworker()
         created = threading.Event()
         sms.fake.on_create = lambda record: created.set()
         sms.fake.lose_next_answer("timeout")
@@ -113,12 +98,7 @@ def test_worker_killed_while_twilio_holds_the_answer_sends_once(
         with celery_worker(config, name="sms-heir"):
             wait_for(lambda: sweep()["abandoned"], timeout=lease + 10, interval=0.3)
 
-            def settled():
-                db.session.expire_all()
-                found = db.session.get(Message, out.id)
-                return found if found.provider_message_id else None
-
-            settled_msg = wait_for(settled, timeout=60)
+            settled_msg = wait_for(reply_with_twilio_sid, timeout=60)
         [sent] = sms.fake.sent()
         assert (sent["to"], sent["body"]) == (CITIZEN, "Ja, onsdag i partallsuker.")
         assert settled_msg.provider_message_id == sent["sid"]

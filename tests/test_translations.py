@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
 from archiving.models import ArchiveState
+from inbox.i18n import merged_catalogue
 from inbox.models import ChannelKind, ConversationStatus, DeliveryStatus, IdentityKind, Role
 from inbox.services.queue import Sort
 
@@ -59,14 +59,8 @@ def used_ids() -> dict[str, str]:
 
 @cache
 def catalogue(lang: str) -> Catalog:
-    """The language's fragments merged, as inbox/i18n.py compiles them."""
-    merged = Catalog(locale=lang)
-    for po in sorted((ROOT / "translations" / lang).glob("*.po")):
-        with po.open("rb") as fh:
-            for msg in read_po(fh, locale=lang):
-                if msg.id:
-                    merged[msg.id] = msg
-    return merged
+    """The language's fragments merged, as the app compiles them."""
+    return merged_catalogue(ROOT / "translations" / lang)
 
 
 def translated(lang: str, msgid: str) -> bool:

@@ -44,7 +44,8 @@ def sweep() -> dict[str, int]:
         )
         .limit(500)
     ).all()
-    for mid in {*abandoned, *messages}:
+    messages = [mid for mid in messages if mid not in abandoned]  # each counted once
+    for mid in (*abandoned, *messages):
         enqueue("servicetorg.outbound.send_message", mid)
     items = db.session.scalars(
         select(ArchiveItem.id)
