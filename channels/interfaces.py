@@ -52,6 +52,15 @@ class AmbiguousSendError(TransientSendError):
     """
 
 
+class InvalidPayload(ValueError):
+    """A provider's payload (or one event in it) does not have the documented shape.
+
+    Raised by the channel parsers that turn a raw webhook body or polled item into
+    InboundMessage objects. A webhook answers it with a clear 4xx; the worker that processes a
+    stored raw event parks that one event with the reason instead of retrying it forever.
+    """
+
+
 class PermanentSendError(SendError):
     """Will never succeed as is (invalid number, opted out); shown, never retried."""
 

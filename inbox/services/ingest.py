@@ -121,6 +121,15 @@ def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, b
     return message, True
 
 
+def ingest_many(
+    items: list[tuple[ChannelAccount, InboundMessage]],
+) -> list[tuple[Message, bool]]:
+    """Store several inbound messages in one transaction, in the order given (the order they
+    arrived); returns (message, created) for each item, in the same order. Flushes, never
+    commits. Messages of one conversation keep their relative order."""
+    return [ingest(account, inbound) for account, inbound in items]
+
+
 def _suggest_matches(contact: Contact) -> None:
     """Someone new: is it a citizen already known from another channel? Only a suggestion
     for the caseworker (nothing is merged silently), made in the same transaction so it
