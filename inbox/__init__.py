@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Reads configuration and binds extensions; opens no connection."""
-    from inbox import config, security, web
+    from inbox import config, logredact, security, web
     from inbox import db as dbmod
     from inbox.extensions import babel, csrf, db, login_manager, migrate
     from inbox.i18n import compile_catalogues, select_locale
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     config.load_config(app, test_config)
+    logredact.install()
     security.init_app(app)
 
     dbmod.install_listeners()

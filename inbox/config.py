@@ -168,6 +168,11 @@ def _fill_defaults(app: Flask) -> None:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
         cfg["DATABASE_URL"] = url
     cfg["SQLALCHEMY_DATABASE_URI"] = url
+    # Database errors must not carry the bound values (a citizen's message, their number)
+    # into logs and error reports (inbox/logredact.py).
+    engine_options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    engine_options["hide_parameters"] = True
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if cfg["SESSION_COOKIE_SECURE"] is None:
         cfg["SESSION_COOKIE_SECURE"] = not embedded
     cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
