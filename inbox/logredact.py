@@ -29,7 +29,9 @@ _SECRET_PARAMS = re.compile(
     re.IGNORECASE,
 )
 # E.164 numbers (how phone identities are stored) and Norwegian mobile numbers as typed.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{7,15}|(?:0047|47)?[49]\d{7})(?!\d)")
+_PHONE = re.compile(
+    r"(?:\+|%2B)\d{7,15}(?!\d)|(?<![\w+])(?:0047|47)?[49]\d{7}(?!\d)", re.IGNORECASE
+)
 
 _installed = False
 
@@ -37,7 +39,7 @@ _installed = False
 def redact(text: str) -> str:
     text = _SECRET_PARAMS.sub(r"\1[masked]", text)
     text = idnumbers.mask(text)
-    return _PHONE.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), text)
+    return _PHONE.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
 
 
 def install() -> None:

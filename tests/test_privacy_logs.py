@@ -13,6 +13,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from inbox.extensions import db
+from inbox.services import outbound
 from tests.fakes.facebook import FakeGraph, Page
 from tests.sms_support import CITIZEN, sms_conversation, sms_setup
 
@@ -72,17 +73,22 @@ def test_a_database_error_in_a_webhook_logs_no_citizen_text_or_number(
     assert CITIZEN not in logged and CITIZEN[3:] not in logged
 
 
-def test_sending_an_sms_logs_neither_the_number_nor_the_text(app, factory, monkeypatch, caplog):
+def test_twilio_requests_are_not_logged_with_the_citizens_number(app, factory, monkeypatch, caplog):
+    """A reply whose answer was lost is looked up at Twilio by the citizen's number (a GET
+    with To=... in the query), which the Twilio library logs at INFO."""
     reply_text = "Vi ringer deg i morgen om saken med gutten din."
     with sms_conversation(app, factory, monkeypatch, "Hei") as sms:
         caplog.set_level(logging.DEBUG)
-        sms.reply(reply_text)
-        sms_tasks = app.extensions["servicetorg.dispatcher"]
-        sms_tasks.run_all()
+        msg = sms.reply(reply_text)
+        sms.fake.lose_next_answer("drop")
+        assert outbound.send(msg.id)[0] == "retry"
+        outbound.send(msg.id)
         [sent] = sms.fake.sent()
-    assert sent["to"] == CITIZEN  # it went out, through the Twilio library
+        assert any(r.method == "GET" for r in sms.fake.requests)  # the look-up happened
+    assert sent["to"] == CITIZEN
     logged = caplog.text
     assert CITIZEN not in logged and CITIZEN[3:] not in logged
+    assert "%2B47" + CITIZEN[3:] not in logged
     assert reply_text not in logged
 
 
