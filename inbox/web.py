@@ -29,6 +29,8 @@ def register(app: Flask) -> None:
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
     from inbox.views.matching import bp as matching_bp
+    from inbox.views.privacy import bp as privacy_bp
+    from inbox.views.privacy_admin import bp as privacy_admin_bp
     from inbox.views.queue import bp as queue_bp
     from inbox.views.staff import bp as staff_bp
 
@@ -49,6 +51,8 @@ def register(app: Flask) -> None:
         staff_bp,
         account_bp,
         webchat_staff_bp,
+        privacy_bp,
+        privacy_admin_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -32,6 +32,7 @@ from inbox.models import (
     ChannelKind,
     IdentityKind,
     Membership,
+    Message,
     Role,
     Team,
     TeamMember,
@@ -112,6 +113,11 @@ ROUTES: dict[str, str] = {
     "triage.reflag": STAFF,
     "triage.withdraw": STAFF,
     "matching.decide": STAFF,
+    "privacy.reveal": RECORDS,  # and caseworkers where the municipality allows it
+    "privacy.export": RECORDS,
+    "privacy.erase": RECORDS,
+    "privacy_admin.index": ADMIN,
+    "privacy_admin.save": ADMIN,
     # Provider webhooks authenticate by signature (tested per channel).
     "facebook.receive": PUBLIC,
     "facebook.verify": PUBLIC,
@@ -208,6 +214,10 @@ class World:
             "part": 0,
             "index": 0,
             "conversation_id": conv.id,
+            "message_id": db.session.scalar(
+                select(Message.id).where(Message.conversation_id == conv.id).limit(1)
+            ),
+            "fmt": "json",
             "contact_id": merged.id,
             "canned_id": reply.id,
             "item_id": item.id,

@@ -29,6 +29,8 @@ class Contact(TenantScoped, Timestamped, db.Model):
     phone: Mapped[str | None] = mapped_column(String(32))
     # Set when this contact was merged into another; kept so a merge can be undone.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    # Set when retention or an erasure request anonymised it (name and identities gone).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     identities: Mapped[list[ContactIdentity]] = relationship(
         back_populates="contact",

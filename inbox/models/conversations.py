@@ -63,6 +63,8 @@ class Conversation(TenantScoped, Timestamped, db.Model):
     flagged_for_archive: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when retention anonymised it: the text is gone, counts and times are kept.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Extra channel facts (post permalink, preferred reply channel from the widget, ...).
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 

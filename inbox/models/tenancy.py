@@ -30,8 +30,20 @@ class Tenant(Timestamped, db.Model):
     # Records system: "embedded", "noark5_rest" or "fiks_arkiv", with non-secret settings.
     records_adapter: Mapped[str] = mapped_column(String(32), default="embedded")
     records_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    # Days until non-archived conversations are deleted after they are closed.
+    # Retention (inbox/services/retention.py, set on the admin pages). Days until a closed
+    # conversation not on its way to the records system is removed.
     retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    retention_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Days without activity until a conversation left open is removed; None = never.
+    retention_open_days: Mapped[int | None] = mapped_column(Integer)
+    # Days until a contact with no conversations left is removed; None = never.
+    retention_contact_days: Mapped[int | None] = mapped_column(Integer)
+    # Days until the files of attachments are removed (the message stays); None = never.
+    retention_attachment_days: Mapped[int | None] = mapped_column(Integer)
+    # "delete" rows, or "anonymise" them (text and identities gone, counts and times kept).
+    retention_mode: Mapped[str] = mapped_column(String(16), default="delete")
+    # Whether caseworkers may reveal identity numbers (records officers and admins always may).
+    caseworkers_may_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Role(enum.StrEnum):

@@ -21,6 +21,7 @@ from sqlalchemy import column, func, literal_column, or_, select, table
 
 from inbox.extensions import db
 from inbox.models import Contact, ContactIdentity, Conversation, Message, User
+from inbox.services import idnumbers
 from inbox.services.queue import LIST_COLUMNS, QueueQuery, filter_clauses, team_ids
 
 START, STOP = "\ue000", "\ue001"
@@ -49,8 +50,10 @@ class Results:
 
 
 def highlight(raw: str) -> Markup:
-    """Escape citizen text, then turn our markers (and only them) into <mark> tags."""
-    cleaned = str(escape(raw))
+    """Escape citizen text, then turn our markers (and only them) into <mark> tags. Identity
+    and account numbers are masked (a search for one finds the message, not the number)."""
+    cleaned = str(escape(idnumbers.mask_ignoring(raw, START + STOP)))
+    cleaned += STOP * (cleaned.count(START) - cleaned.count(STOP))  # a mark cut by masking
     return Markup(cleaned.replace(START, "<mark>").replace(STOP, "</mark>"))  # noqa: S704
 
 

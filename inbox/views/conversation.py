@@ -27,6 +27,7 @@ from inbox.models import Attachment, DeliveryStatus, Message, Role
 from inbox.services import canned, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
+from inbox.views import privacy
 
 bp = Blueprint("conversation", __name__, url_prefix="/c")
 
@@ -77,6 +78,8 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         teams=teams,
         archive_items=items,
         user=user,
+        may_reveal=privacy.may_reveal(user, conv.tenant_id),
+        may_answer_requests=privacy.may_answer_requests(user, conv.tenant_id),
     )
     svc.mark_read(conv)
     db.session.commit()
@@ -87,6 +90,12 @@ def _labels() -> dict[str, str]:
     """Per-message words, translated once per page rather than once per message."""
     labels = {s.value: _(s.value) for s in DeliveryStatus}
     labels.update(note=_("Internal note"), reply=_("Reply"), open=_("open conversation"))
+    labels.update(
+        id_warning=_(
+            "This message contains an identity number or a bank account number. It is shown masked."
+        ),
+        reveal=_("Reveal"),
+    )
     return labels
 
 
