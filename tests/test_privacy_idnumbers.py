@@ -159,3 +159,27 @@ def test_logs_mask_identity_numbers(town, caplog):
     caplog.set_level(logging.INFO)
     logging.getLogger("servicetorg.test").warning("citizen wrote %s", FNR)
     assert FNR not in caplog.text and "***********" in caplog.text
+
+
+def test_queue_rows_mask_a_number_given_as_the_name(factory, client, login):
+    tenant = factory.tenant()
+    factory.conversation(factory.channel(tenant), body="Hei", contact_name=f"Kari {FNR}")
+    login(factory.user(tenant, Role.CASEWORKER))
+    page = client.get("/").get_data(as_text=True)
+    assert "Kari ***********" in page and FNR not in page
+
+
+def test_notifications_carry_no_message_text(app, factory, client, login):
+    from tests.test_realtime import read_events
+
+    app.config.update(REALTIME_STREAM_SECONDS=2, REALTIME_POLL_SECONDS=0.1)
+    tenant = factory.tenant()
+    account = factory.channel(tenant)
+    login(factory.user(tenant, Role.CASEWORKER))
+    resp = client.get("/live/events")
+    factory.inbound(account, body=f"Fødselsnummeret mitt er {FNR}")
+    events = read_events(resp)
+    assert any(name == "message" for name, _ in events)
+    assert all(
+        FNR not in str(payload) and "Fødselsnummeret" not in str(payload) for _, payload in events
+    )
