@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from archiving import triage
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import (
@@ -51,7 +52,17 @@ def citizen(factory, tasks):
         kind=IdentityKind.PHONE,
         attachments=[InboundAttachment("klage.png", "image/png", data=b"\x89PNG....")],
     ).conversation
-    conversations.reply(later, factory.user(tenant, Role.CASEWORKER), "Vi ser på det.")
+    caseworker = factory.user(tenant, Role.CASEWORKER)
+    conversations.reply(later, caseworker, "Vi ser på det.")
+    # In the journalled conversation too, a later reply once flagged and then withdrawn.
+    extra = conversations.reply(conv, caseworker, "Vi følger opp klagen.")
+    db.session.flush()
+    triage.withdraw(
+        triage.flag_conversation(
+            conv, caseworker, new_case_title="X", title="Y", message_ids=[extra.id]
+        ),
+        caseworker,
+    )
     db.session.commit()
     from inbox.services import merging
 
@@ -132,7 +143,7 @@ def test_erasure_removes_all_but_the_journalled_and_says_so(citizen, client, log
     receipt = citizen["item"].receipts[0]
     assert "Beholdt for arkivet" in page and "journalført" in page
     assert (receipt.journalpostnummer or receipt.system_id) in page
-    assert "Slettede samtaler: 1" in page and "Slettede meldinger: 2" in page
+    assert "Slettede samtaler: 1" in page and "Slettede meldinger: 3" in page
     assert "Slettede vedlegg: 1" in page
 
     db.session.expire_all()

@@ -56,7 +56,13 @@ def delete_conversations(ids: list[int]) -> None:
 
 
 def delete_messages(message_ids: Iterable[int] | object) -> None:
-    """Delete messages (a list of ids or a select of ids) with their attachments and edits."""
+    """Delete messages (a list of ids or a select of ids) with their attachments and edits,
+    and their place in archive items that never reached the records system (withdrawn)."""
+    from archiving.models import ArchiveItemMessage
+
+    db.session.execute(
+        delete(ArchiveItemMessage).where(ArchiveItemMessage.message_id.in_(message_ids))
+    )
     db.session.execute(delete(Attachment).where(Attachment.message_id.in_(message_ids)))
     db.session.execute(delete(MessageRevision).where(MessageRevision.message_id.in_(message_ids)))
     db.session.execute(
