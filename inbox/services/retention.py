@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
@@ -241,7 +241,7 @@ def apply(batch: int = 500) -> int:
     how many conversations, contacts and attachments went."""
     removed = 0
     tenants = db.session.scalars(
-        select(Tenant).where(and_(Tenant.retention_enabled.is_(True))).order_by(Tenant.id)
+        select(Tenant).where(Tenant.retention_enabled.is_(True)).order_by(Tenant.id)
     ).all()
     for tenant in tenants:
         removed += sum(run_tenant(tenant, batch).values())
