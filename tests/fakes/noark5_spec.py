@@ -2,7 +2,8 @@
 
 Source: Arkivverket, Noark 5 tjenestegrensesnitt (github.com/arkivverket/
 noark5-tjenestegrensesnitt-standard, commit 2a078e1),
-kapitler/07-tjenester_og_informasjonsmodell.rst, chapter «Tjenester og informasjonsmodell» > «Noark5v5»:
+kapitler/07-tjenester_og_informasjonsmodell.rst, chapter «Tjenester og informasjonsmodell» >
+«Noark5v5»:
   - «Arkivstruktur»: Arkivenhet, Mappe, Registrering, Dokumentbeskrivelse, Dokumentobjekt,
     Korrespondansepart, KorrespondansepartPerson, KorrespondansepartIntern, Kontaktinformasjon,
     EnkelAdresse, Skjerming, Kassasjon, Gradering (each class's «Attributter» table, with the
