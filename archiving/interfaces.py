@@ -53,6 +53,9 @@ class JournalRequest:
     # tilgangsrestriksjon, skjermingshjemmel, skjermingMetadata (M502 codes, comma separated);
     # archiving.noark.Screening derives what is hidden from it.
     screening: dict[str, str] = field(default_factory=dict)
+    # offentligTittel of the entry and of a new case: screened words replaced (None: the title)
+    public_title: str | None = None
+    public_case_title: str | None = None
     created_by: str | None = None  # opprettetAv: the caseworker who flagged the item
     timezone: str = "Europe/Oslo"  # the tenant's: journal dates and years follow it
 

@@ -257,18 +257,27 @@ def build_request(
         caseworker=caseworker,
         unit=tenant.name,
     )
-    screening = noark.Screening.of(item.screening_code, item.screening_basis, item.screening_fields)
+    chosen = noark.Screening.of(item.screening_code, item.screening_basis, item.screening_fields)
+    screening = chosen.for_entry(journalposttype)
+    title = noark.entry_title(item.title, journalposttype)
+    case_title = None if case_number else (item.new_case_title or item.title)
+    # The citizen's name is hidden wherever it appears, whatever the entry's parties are.
+    hidden = [item.correspondent_name] if chosen.names and not item.anonymous else []
     return JournalRequest(
         external_key=entry_key(item, part),
         tenant_slug=tenant.slug,
         case_number=case_number,
-        new_case_title=None if case_number else (item.new_case_title or item.title),
-        title=noark.entry_title(item.title, journalposttype),
+        new_case_title=case_title,
+        title=title,
         journalposttype=journalposttype,
         document_date=messages[0].sent_at,
         correspondents=correspondents,
         documents=documents,
         screening=screening.as_dict(),
+        public_title=screening.public_title(title, hidden) if screening.active else None,
+        public_case_title=(
+            noark.mask_names(case_title, hidden) if case_title and screening.active else None
+        ),
         created_by=caseworker,
         timezone=tenant.timezone or "Europe/Oslo",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -90,8 +90,15 @@ def journalstatus(journalposttype: str) -> str:
     return "E" if journalposttype == "U" else "J"
 
 
-def entry_title(item_title: str, journalposttype: str) -> str:
-    return f"{item_title} – {TITLE_SUFFIX.get(journalposttype, 'melding')}"
+def entry_title(item_title: str, journalposttype: str, limit: int = 300) -> str:
+    """The item's title plus what this entry is; the item's part shortened to fit `limit`."""
+    suffix = f" – {TITLE_SUFFIX.get(journalposttype, 'melding')}"
+    head = (
+        item_title
+        if len(item_title) + len(suffix) <= limit
+        else item_title[: limit - len(suffix) - 1].rstrip() + "…"
+    )
+    return head + suffix
 
 
 def parse_codes(value: str | Iterable[str] | None) -> list[str]:
@@ -177,6 +184,19 @@ class Screening:
     @property
     def active(self) -> bool:
         return self.code is not None
+
+    def for_entry(self, journalposttype: str) -> Screening:
+        """The item's screening as it applies to one of its entries. Records staff screen the
+        citizen's name for the whole item; in an entry it is the name of the citizen's role
+        there: avsender (NA) of an inngående entry, mottaker (NM) of an utgående one."""
+        if journalposttype not in ("I", "U") or not self.names:
+            return self
+        code = "NA" if journalposttype == "I" else "NM"
+        return replace(self, fields=(self.fields - {"NA", "NM"}) | {code})
+
+    @property
+    def names(self) -> bool:
+        return bool(self.fields & {"NA", "NM"})
 
     @property
     def title(self) -> bool:

@@ -72,7 +72,11 @@ def type_options() -> list[tuple[str, str]]:
 
 @bp.app_context_processor
 def _inject() -> dict[str, Any]:
-    return {"archive_panel": panel_context, "noark": noark}
+    return {"archive_panel": panel_context}
+
+
+# The code lists (archiving.noark) for the forms, also inside imported macros.
+bp.add_app_template_global(noark, "noark")  # type: ignore[arg-type]
 
 
 def _back(conv: Conversation):  # type: ignore[no-untyped-def]

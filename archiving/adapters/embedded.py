@@ -74,6 +74,7 @@ class EmbeddedRecords:
             journaldato=now,
             document_date=request.document_date,
             created_by=request.created_by,
+            public_title=request.public_title,
             correspondents=[_party(c) for c in request.correspondents],
             screening=dict(request.screening),
         )

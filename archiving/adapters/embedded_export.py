@@ -178,6 +178,8 @@ def _parties(entry: RecordsEntry) -> list[noark.Correspondent]:
 
 
 def _public_title(entry: RecordsEntry) -> str:
+    if entry.public_title:
+        return entry.public_title
     screening = _screening(entry)
     return screening.public_title(entry.title, screening.screened_names(_parties(entry)))
 

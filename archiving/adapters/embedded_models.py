@@ -55,6 +55,7 @@ class RecordsEntry(TenantScoped, Timestamped, db.Model):
     # The message's own time (dokumentetsDato; mottattDato of I, sendtDato of U).
     document_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(String(200))  # opprettetAv: the caseworker
+    public_title: Mapped[str | None] = mapped_column(String(300))  # offentligTittel, if screened
     correspondents: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     screening: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 

@@ -234,6 +234,8 @@ def arkivmelding(request: JournalRequest, fagsystem: str, arkivdel: str | None =
         mappe = _el(root, "mappe")
         mappe.set(f"{{{XSI}}}type", "saksmappe")
         _el(mappe, "tittel", request.new_case_title or request.title)
+        if request.public_case_title:
+            _el(mappe, "offentligTittel", request.public_case_title)
         if arkivdel:
             _code(mappe, "arkivdel", arkivdel)
         _key(mappe, "referanseEksternNoekkel", fagsystem, case_key)
@@ -273,8 +275,7 @@ def arkivmelding(request: JournalRequest, fagsystem: str, arkivdel: str | None =
         _el(obj, "filstoerrelse", len(doc.data))
     _el(jp, "tittel", request.title)
     if screening.active:
-        hidden = screening.screened_names(request.correspondents)
-        _el(jp, "offentligTittel", screening.public_title(request.title, hidden))
+        _el(jp, "offentligTittel", request.public_title or noark.SCREENED)
     for c in request.correspondents:
         part = _el(jp, "korrespondansepart")
         _code(part, "korrespondanseparttype", c.role)

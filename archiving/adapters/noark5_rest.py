@@ -115,11 +115,9 @@ class Noark5Rest:
         if case is not None:
             return case
         title = request.new_case_title or request.title
-        screening = noark.Screening.from_dict(request.screening)
         body = {"tittel": title, "virksomhetsspesifikkeMetadata": {KEY_FIELD: case_key}}
-        if screening.active:  # no screened name in the case's public title either
-            hidden = screening.screened_names(request.correspondents)
-            body["offentligTittel"] = noark.mask_names(title, hidden)
+        if request.public_case_title:  # no screened name in the case's public title either
+            body["offentligTittel"] = request.public_case_title
         return self._create(self._arkivdel(), rel("sakarkiv", "ny-saksmappe"), body)
 
     def _arkivdel(self) -> dict[str, Any]:
@@ -311,8 +309,7 @@ def _journalpost(request: JournalRequest, adapter: Noark5Rest) -> dict[str, Any]
         body["sendtDato"] = _date(request.document_date)
     screening = noark.Screening.from_dict(request.screening)
     if screening.active:
-        hidden = screening.screened_names(request.correspondents)
-        body["offentligTittel"] = screening.public_title(request.title, hidden)
+        body["offentligTittel"] = request.public_title or noark.SCREENED
         body["skjerming"] = {
             "tilgangsrestriksjon": {"kode": screening.code},
             "skjermingshjemmel": screening.basis,

@@ -61,6 +61,7 @@ def upgrade():
     with op.batch_alter_table("records_entry") as batch:
         batch.add_column(sa.Column("document_date", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("created_by", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("public_title", sa.String(length=300), nullable=True))
 
     op.create_table(
         "records_counter",
@@ -102,5 +103,6 @@ def downgrade():
     op.drop_index(op.f("ix_records_counter_tenant_id"), table_name="records_counter")
     op.drop_table("records_counter")
     with op.batch_alter_table("records_entry") as batch:
+        batch.drop_column("public_title")
         batch.drop_column("created_by")
         batch.drop_column("document_date")

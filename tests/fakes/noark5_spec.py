@@ -213,10 +213,13 @@ def problem(kind: str, body: dict[str, Any]) -> str | None:
     fields = OBJECTS.get(kind)
     if fields is None:
         return f"unknown object type {kind}"
+    unknown = _check(kind, fields, body)
+    if unknown:
+        return unknown
     for name in REQUIRED.get(kind, ()):
         if body.get(name) in (None, "", []):
             return f"{kind}.{name} is required"
-    return _check(kind, fields, body)
+    return None
 
 
 def _check(where: str, fields: dict[str, Any], body: dict[str, Any]) -> str | None:
