@@ -312,9 +312,8 @@ def test_arkivmelding_carries_the_standards_values(app, factory, tasks, fiks):
     archive.process()
     poll_now(item.id)
     assert journal_item(item.id) == "awaiting receipt"
-    answer = arkivmelding(
-        archive
-    )  # the answer's message: the question's was processed.find("a:registrering", NSMAP)
+    # The answer's message (the question's was processed and removed).
+    answer = arkivmelding(archive).find("a:registrering", NSMAP)
     assert answer.findtext("a:journalstatus/m:kode", namespaces=NSMAP) == "E"
     assert (
         answer.findtext("a:korrespondansepart/a:korrespondanseparttype/m:kode", namespaces=NSMAP)
