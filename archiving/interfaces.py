@@ -6,12 +6,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+ANONYMOUS_NAME = "Anonym innbygger"  # an anonymous correspondent: no name, no contact details
+
 
 @dataclass(frozen=True)
 class Correspondent:
     name: str | None  # None for an anonymous citizen
     address: str | None
-    role: str  # Noark korrespondanseparttype: EA avsender, EM mottaker
+    role: str  # Noark korrespondanseparttype (M087): EA avsender, EM mottaker, IA, IM internal
+    unit: str | None = None  # administrativEnhet of an internal party
+    caseworker: str | None = None  # saksbehandler of an internal party
+
+    @property
+    def internal(self) -> bool:
+        return self.role in ("IA", "IM")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or ANONYMOUS_NAME
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,14 @@ class JournalRequest:
     document_date: datetime
     correspondents: list[Correspondent]
     documents: list[Document]
+    # tilgangsrestriksjon, skjermingshjemmel, skjermingMetadata (M502 codes, comma separated);
+    # archiving.noark.Screening derives what is hidden from it.
     screening: dict[str, str] = field(default_factory=dict)
+    # offentligTittel of the entry and of a new case: screened words replaced (None: the title)
+    public_title: str | None = None
+    public_case_title: str | None = None
+    created_by: str | None = None  # opprettetAv: the caseworker who flagged the item
+    timezone: str = "Europe/Oslo"  # the tenant's: journal dates and years follow it
 
 
 @dataclass(frozen=True)

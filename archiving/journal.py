@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, or_, select, update
 
-from archiving import render
+from archiving import noark, render
 from archiving.adapters import records_system_for
 from archiving.interfaces import (
-    Correspondent,
     JournalRequest,
     Receipt,
     RecordsPending,
@@ -20,7 +19,7 @@ from archiving.interfaces import (
 )
 from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
 from inbox.extensions import db
-from inbox.models import Message, Tenant
+from inbox.models import Message, Tenant, User
 from inbox.models.base import utcnow
 from inbox.services import audit
 
@@ -104,13 +103,28 @@ def entry_key(item: ArchiveItem, part: int) -> str:
 
 
 def journal_item(item_id: int) -> str:
-    """Returns the resulting state. Safe to call again for the same item at any point."""
+    """Returns the resulting state. Safe to call again for the same item at any point.
+
+    Every error ends the attempt with the item out of JOURNALLING and the reason on it for
+    records staff: one the records system calls transient (or a file-system error) is retried
+    with back-off, anything else fails the item until records staff retry it."""
     if not claim(item_id):
         item = db.session.get(ArchiveItem, item_id)
         return "missing" if item is None else f"not claimed ({item.state})"
     item = db.session.get(ArchiveItem, item_id)
     assert item is not None
     db.session.refresh(item)
+    try:
+        return _journal_claimed(item)
+    except OSError as exc:  # e.g. the records folder missing, full or not a folder
+        log.exception("journalling item %s failed", item_id)
+        return _postpone(item, RecordsUnavailable(f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:  # noqa: BLE001 - whatever it was, it must not leave the item stuck
+        log.exception("journalling item %s failed", item_id)
+        return _fail(item, RecordsRejected(f"{type(exc).__name__}: {exc}"))
+
+
+def _journal_claimed(item: ArchiveItem) -> str:
     tenant = db.session.get(Tenant, item.tenant_id)
     assert tenant is not None
     try:
@@ -234,33 +248,45 @@ def build_request(
     case_number: str | None,
 ) -> JournalRequest:
     documents = render.render_documents(item, tenant, messages)
-    correspondent = Correspondent(
-        name=None if item.anonymous else item.correspondent_name,
+    caseworker = _caseworker(item)
+    correspondents = noark.parties(
+        journalposttype,
+        anonymous=item.anonymous,
+        name=item.correspondent_name,
         address=item.correspondent_address,
-        # The citizen sent an inngående document and receives an utgående one.
-        role="EA" if journalposttype == "I" else "EM",
+        caseworker=caseworker,
+        unit=tenant.name,
     )
-    screening = {
-        k: v
-        for k, v in {
-            "tilgangsrestriksjon": item.screening_code,
-            "skjermingshjemmel": item.screening_basis,
-            "skjermingMetadata": item.screening_fields,
-        }.items()
-        if v
-    }
+    chosen = noark.Screening.of(item.screening_code, item.screening_basis, item.screening_fields)
+    screening = chosen.for_entry(journalposttype)
+    title = noark.entry_title(item.title, journalposttype)
+    case_title = None if case_number else (item.new_case_title or item.title)
+    # The citizen's name is hidden wherever it appears, whatever the entry's parties are.
+    hidden = [item.correspondent_name] if chosen.names and not item.anonymous else []
     return JournalRequest(
         external_key=entry_key(item, part),
         tenant_slug=tenant.slug,
         case_number=case_number,
-        new_case_title=None if case_number else (item.new_case_title or item.title),
-        title=item.title,
+        new_case_title=case_title,
+        title=title,
         journalposttype=journalposttype,
         document_date=messages[0].sent_at,
-        correspondents=[correspondent],
+        correspondents=correspondents,
         documents=documents,
-        screening=screening,
+        screening=screening.as_dict(),
+        public_title=screening.public_title(title, hidden) if screening.active else None,
+        public_case_title=(
+            noark.mask_names(case_title, hidden) if case_title and screening.active else None
+        ),
+        created_by=caseworker,
+        timezone=tenant.timezone or "Europe/Oslo",
     )
+
+
+def _caseworker(item: ArchiveItem) -> str | None:
+    """opprettetAv: the caseworker who flagged the item (not the program that journals it)."""
+    user = db.session.get(User, item.flagged_by_id) if item.flagged_by_id else None
+    return user.name if user is not None else None
 
 
 def _store_receipt(

@@ -14,6 +14,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from archiving import noark
 from archiving.models import ArchiveItem, ArchiveItemMessage, ArchiveState
 from inbox.db import enqueue
 from inbox.extensions import db
@@ -21,8 +22,6 @@ from inbox.models import Conversation, Direction, Message, User
 from inbox.services import audit
 
 CASE_NUMBER_RE = re.compile(r"^(19|20)\d{2}/\d{1,7}$")
-# Tilgangsrestriksjon codes are short and defined by each organisation (e.g. UO, 13, P).
-SCREENING_CODE_RE = re.compile(r"^[A-ZÆØÅ0-9]{1,4}$")
 JOURNALPOST_TYPES = ("I", "U", "N", "X")
 # States in which a message belongs to a live item and cannot be flagged again.
 ACTIVE = (
@@ -52,7 +51,8 @@ class TriageError(ValueError):
         "correspondent": lambda: _(
             "Give the citizen's name, or mark the correspondent as anonymous."
         ),
-        "screening_code": lambda: _("The access restriction code is 1–4 letters or digits."),
+        "screening_code": lambda: _("Choose an access restriction code from the list."),
+        "screening_fields": lambda: _("Choose what is screened from the list."),
         "screening_basis": lambda: _(
             "Screening needs both an access restriction code and a legal basis."
         ),
@@ -98,7 +98,7 @@ class FlagDetails:
             anonymous=form.get("anonymous") in ("1", "on", "true"),
             screening_code=form.get("screening_code", ""),
             screening_basis=form.get("screening_basis", ""),
-            screening_fields=form.get("screening_fields", ""),
+            screening_fields=",".join(_values(form, "screening_fields")),
             note=form.get("note", ""),
             types=types,
         )
@@ -107,7 +107,13 @@ class FlagDetails:
         d = FlagDetails(
             **{k: v.strip() if isinstance(v, str) else v for k, v in self.__dict__.items()}
         )
-        d.screening_code = d.screening_code.upper()
+        d.screening_code = noark.tilgangsrestriksjon_code(d.screening_code)
+        codes = [c.strip() for c in d.screening_fields.split(",") if c.strip()]
+        if any(c not in noark.SKJERMING_METADATA for c in codes):
+            raise TriageError("screening_fields")
+        d.screening_fields = ",".join(c for c in noark.SKJERMING_METADATA if c in codes)
+        if d.screening_code and not d.screening_basis:
+            d.screening_basis = noark.default_basis(d.screening_code) or ""
         if not d.case_number and not d.new_case_title:
             raise TriageError("case")
         if d.case_number and d.new_case_title:
@@ -126,11 +132,12 @@ class FlagDetails:
         }
         if any(len(v) > MAX[k] for k, vs in limits.items() for v in vs):
             raise TriageError("too_long")
-        if d.anonymous:
+        if d.anonymous:  # anonymous means no name and no way to reach them in the archive
             d.correspondent_name = ""
+            d.correspondent_address = ""
         elif not d.correspondent_name:
             raise TriageError("correspondent")
-        if d.screening_code and not SCREENING_CODE_RE.match(d.screening_code):
+        if d.screening_code and d.screening_code not in noark.TILGANGSRESTRIKSJON:
             raise TriageError("screening_code")
         if bool(d.screening_code) != bool(d.screening_basis) or (
             d.screening_fields and not d.screening_code
@@ -139,6 +146,13 @@ class FlagDetails:
         if any(t not in JOURNALPOST_TYPES for t in d.types.values()):
             raise TriageError("type")
         return d
+
+
+def _values(form: Mapping[str, str], name: str) -> list[str]:
+    """All values of a field that may repeat (checkboxes); a plain mapping holds one string."""
+    getlist = getattr(form, "getlist", None)
+    values = getlist(name) if getlist else [form.get(name, "")]
+    return [v for value in values for v in str(value).split(",") if v.strip()]
 
 
 def journalposttype_for(message: Message | MessageSummary) -> str:

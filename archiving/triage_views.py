@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from archiving import suggestions, triage
+from archiving import noark, suggestions, triage
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
@@ -73,6 +73,10 @@ def type_options() -> list[tuple[str, str]]:
 @bp.app_context_processor
 def _inject() -> dict[str, Any]:
     return {"archive_panel": panel_context}
+
+
+# The code lists (archiving.noark) for the forms, also inside imported macros.
+bp.add_app_template_global(noark, "noark")  # type: ignore[arg-type]
 
 
 def _back(conv: Conversation):  # type: ignore[no-untyped-def]

@@ -45,7 +45,13 @@ INVALID = [
     ({"correspondent_name": ""}, "correspondent"),
     ({"screening_code": "UO"}, "screening_basis"),
     ({"screening_basis": "Offl. § 13"}, "screening_basis"),
-    ({"screening_fields": "navn"}, "screening_basis"),
+    ({"screening_fields": "NA"}, "screening_basis"),
+    # What is screened is chosen from Noark 5's skjermingMetadata (M502), never free text.
+    (
+        {"screening_code": "UO", "screening_basis": "x", "screening_fields": "avsenders navn"},
+        "screening_fields",
+    ),
+    ({"screening_code": "ZZ", "screening_basis": "Offl. § 13"}, "screening_code"),
     ({"screening_code": "U O", "screening_basis": "Offl. § 13"}, "screening_code"),
     ({"types": {1: "Z"}}, "type"),
 ]
@@ -77,7 +83,7 @@ def test_flag_selected_messages_with_screening_and_anonymous(conv, users):
             correspondent_name="ignored when anonymous",
             screening_code="uo",
             screening_basis="Offl. § 13 jf. fvl. § 13",
-            screening_fields="avsenders navn",
+            screening_fields="NA",
             note="Gjelder byggesaken",
             types={msgs[1].id: "X"},
         ),

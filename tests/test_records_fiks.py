@@ -101,9 +101,11 @@ def test_existing_case_screened_entry_is_schema_valid(app, factory, tasks, folde
         config=folders,
         case_number="2026/1234",
         answer=False,
-        screening_code="U",
+        screening_code="13",
         screening_basis="Offl. § 13 jf. fvl. § 13",
-        screening_fields="korrespondansepartNavn",
+        screening_fields="NA",
+        anonymous=False,
+        correspondent_name="Kari Nordmann",
     )
     assert tasks.run_all() == ["awaiting receipt"]
     [folder] = archive.pending()

@@ -66,10 +66,7 @@ def test_whole_flow_into_a_new_case(app, factory, tasks, noark, tmp_path):
     assert [r.journalpostnummer for r in receipts] == [f"{case_number}-1", f"{case_number}-2"]
     question, q_bytes = assert_complete(noark, entry_key(item, 0))
     answer, a_bytes = assert_complete(noark, entry_key(item, 1))
-    assert [question["journalposttype"], answer["journalposttype"]] == [
-        {"kode": "I"},
-        {"kode": "U"},
-    ]
+    assert [question["journalposttype"]["kode"], answer["journalposttype"]["kode"]] == ["I", "U"]
     assert [r.system_id for r in receipts] == [question["systemID"], answer["systemID"]]
     assert [r.document_sha256 for r in receipts] == [
         hashlib.sha256(q_bytes).hexdigest(),
@@ -228,17 +225,19 @@ def test_screening_reaches_the_records_system(app, factory, tasks, noark):
         noark,
         case_number="2026/55",
         answer=False,
-        screening_code="U",
+        screening_code="13",
         screening_basis="Offl. § 13 jf. fvl. § 13",
-        screening_fields="korrespondansepartNavn",
+        screening_fields="NA",
         correspondent_name="Ola Skjermet",
         anonymous=False,
     )
     assert tasks.run_all() == ["journalled"]
     jp, _ = assert_complete(noark, entry_key(item, 0))
-    assert jp["skjerming"]["tilgangsrestriksjon"] == {"kode": "U"}
+    assert jp["skjerming"]["tilgangsrestriksjon"] == {"kode": "13"}
     assert jp["skjerming"]["skjermingshjemmel"] == "Offl. § 13 jf. fvl. § 13"
+    assert jp["skjerming"]["skjermingMetadata"] == [
+        {"kode": "NA", "kodenavn": "Skjerming navn avsender"}
+    ]
     [part] = noark.of_kind("korrespondansepartperson", jp["systemID"])
-    assert part["korrespondansepartNavn"] == "Ola Skjermet"
-    assert part["korrespondanseparttype"] == {"kode": "EA"}
-    assert part["skjerming"]["skjermingMetadata"] == [{"kode": "korrespondansepartNavn"}]
+    assert part["navn"] == "Ola Skjermet"
+    assert part["korrespondanseparttype"]["kode"] == "EA"

@@ -30,6 +30,7 @@ from flask.cli import with_appcontext
 from lxml import etree
 from sqlalchemy import select
 
+from archiving import noark
 from archiving.adapters.embedded_models import RecordsCase, RecordsDocument, RecordsEntry
 from inbox.extensions import db
 from inbox.models import Tenant
@@ -39,21 +40,14 @@ N5 = "http://www.arkivverket.no/standarder/noark5/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ADDML = "http://www.arkivverket.no/standarder/addml"
 SYSTEM = "Servicetorg"
-SCREENED = "*****"
+SCREENED = noark.SCREENED
 ID_NS = uuid.UUID("0b6c2f55-9d3a-5a57-8c1e-6d2e1f4a7c10")
 
-JOURNALPOSTTYPE = {
-    "I": "Inngående dokument",
-    "U": "Utgående dokument",
-    "N": "Organinternt dokument for oppfølging",
-    "X": "Organinternt dokument uten oppfølging",
-}
-JOURNALSTATUS = {"J": "Journalført", "E": "Ekspedert", "A": "Arkivert", "U": "Utgår"}
-PARTTYPE = {"EA": "Avsender", "EM": "Mottaker", "EK": "Kopimottaker"}
+# Code lists and screening rules: archiving.noark, shared with the other adapters.
+JOURNALPOSTTYPE = noark.JOURNALPOSTTYPE
+JOURNALSTATUS = noark.JOURNALSTATUS
+PARTTYPE = noark.KORRESPONDANSEPARTTYPE
 TILKNYTTET = {"H": "Hoveddokument", "V": "Vedlegg"}
-TILGANG = {"U": "Unntatt offentlighet", "P": "Personalsaker", "X": "Unntatt etter offl. § 13"}
-# What is screened when records staff did not say: the conservative choice.
-DEFAULT_SCREENED = ("tittelRegistrering", "korrespondansepartNavn")
 
 
 class ExportError(RuntimeError):
@@ -105,6 +99,15 @@ class _Context:
         self.start = min(e.journaldato for e in entries)
         self.creator_id = str((tenant.records_config or {}).get("arkivskaperID") or tenant.slug)
 
+    def hidden(self, entry: RecordsEntry) -> list[str]:
+        """The names screened in any entry of the entry's case."""
+        return [
+            name
+            for e in self.entries
+            if e.case_id == entry.case_id
+            for name in _screening(e).screened_names(_parties(e))
+        ]
+
     def sid(self, role: str) -> str:
         return str(uuid.uuid5(ID_NS, f"{self.tenant.slug}/{role}"))
 
@@ -148,20 +151,52 @@ def _dt(value: datetime) -> str:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
 
-def _date(value: datetime) -> str:
-    return value.date().isoformat()
+def _date(value: datetime, tz: str = "Europe/Oslo") -> str:
+    """The calendar date in the municipality's time zone (00:30 on 1 January is the new year)."""
+    return noark.local_date(value, tz).date().isoformat()
 
 
 def _bytes(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+def _screening(entry: RecordsEntry) -> noark.Screening:
+    return noark.Screening.from_dict(entry.screening)
+
+
 def _screened(entry: RecordsEntry) -> set[str]:
-    s = entry.screening or {}
-    if not s.get("tilgangsrestriksjon"):
-        return set()
-    fields = {f.strip() for f in str(s.get("skjermingMetadata") or "").split(",") if f.strip()}
-    return fields or set(DEFAULT_SCREENED)
+    """The skjermingMetadata (M502) codes in effect; none when the entry is not screened."""
+    return set(_screening(entry).fields)
+
+
+def _parties(entry: RecordsEntry) -> list[noark.Correspondent]:
+    fields = ("name", "address", "role", "unit", "caseworker")
+    return [
+        noark.Correspondent(**{k: c.get(k) for k in fields if k in c} | {"role": c.get("role")})
+        for c in entry.correspondents
+    ]
+
+
+def _public_title(entry: RecordsEntry) -> str:
+    if entry.public_title:
+        return entry.public_title
+    screening = _screening(entry)
+    return screening.public_title(entry.title, screening.screened_names(_parties(entry)))
+
+
+def _metadata_names(codes: set[str]) -> list[str]:
+    return [noark.SKJERMING_METADATA[c] for c in sorted(codes)]
+
+
+def _entry_dates(jp: etree._Element, entry: RecordsEntry, tz: str, names: tuple) -> None:
+    """dokumentetsDato, and mottattDato (I) or sendtDato (U): the message's own time."""
+    if entry.document_date is None:
+        return
+    _el(jp, names[0], _date(entry.document_date, tz))  # xs:date in the deposit schemas
+    if entry.journalposttype == "I" and "mottattDato" in names:
+        _el(jp, "mottattDato", _dt(entry.document_date))
+    if entry.journalposttype == "U" and "sendtDato" in names:
+        _el(jp, "sendtDato", _dt(entry.document_date))
 
 
 # -- arkivstruktur.xml --------------------------------------------------------------------------
@@ -230,9 +265,9 @@ def _skjerming(parent: etree._Element, entry: RecordsEntry) -> None:
     code = str(s["tilgangsrestriksjon"])
     skjerming = _el(parent, "skjerming")
     _el(skjerming, "tilgangsrestriksjon", code)
-    _el(skjerming, "skjermingshjemmel", s.get("skjermingshjemmel") or TILGANG.get(code, code))
-    for field in sorted(_screened(entry)):
-        _el(skjerming, "skjermingMetadata", field)
+    _el(skjerming, "skjermingshjemmel", _screening(entry).basis or code)
+    for name in _metadata_names(_screened(entry)):
+        _el(skjerming, "skjermingMetadata", name)
 
 
 def _journalpost(parent: etree._Element, entry: RecordsEntry, ctx: _Context) -> None:
@@ -240,7 +275,7 @@ def _journalpost(parent: etree._Element, entry: RecordsEntry, ctx: _Context) -> 
     jp.set(f"{{{XSI}}}type", "journalpost")
     _el(jp, "systemID", entry.system_id)
     _el(jp, "opprettetDato", _dt(entry.created_at))
-    _el(jp, "opprettetAv", SYSTEM)
+    _el(jp, "opprettetAv", entry.created_by or SYSTEM)
     _el(jp, "arkivertDato", _dt(entry.journaldato))
     _el(jp, "arkivertAv", SYSTEM)
     if _screened(entry):
@@ -249,22 +284,26 @@ def _journalpost(parent: etree._Element, entry: RecordsEntry, ctx: _Context) -> 
         _dokumentbeskrivelse(jp, number, doc, entry, ctx)
     _el(jp, "registreringsID", f"{entry.case.case_number}-{entry.journalpostnummer}")
     _el(jp, "tittel", entry.title)
-    if "tittelRegistrering" in _screened(entry):
-        _el(jp, "offentligTittel", SCREENED)
-    for c in entry.correspondents:
+    if _screened(entry):
+        _el(jp, "offentligTittel", _public_title(entry))
+    for c in _parties(entry):
         part = _el(jp, "korrespondansepart")
-        _el(part, "korrespondanseparttype", PARTTYPE.get(c.get("role"), "Avsender"))
-        _el(part, "korrespondansepartNavn", c.get("name") or "Anonym innbygger")
-        address = c.get("address")
-        if address:
-            _el(part, "epostadresse" if "@" in address else "telefonnummer", address)
+        _el(part, "korrespondanseparttype", PARTTYPE.get(c.role, "Avsender"))
+        _el(part, "korrespondansepartNavn", c.display_name)
+        if c.name and c.address and not c.internal:  # an anonymous party has no contact details
+            _el(part, "epostadresse" if "@" in c.address else "telefonnummer", c.address)
+        if c.internal and c.unit:
+            _el(part, "administrativEnhet", c.unit)
+        if c.internal and c.caseworker:
+            _el(part, "saksbehandler", c.caseworker)
     # journalpost's own elements come after all of registrering's.
     _el(jp, "journalaar", entry.journalaar)
     _el(jp, "journalsekvensnummer", entry.journalsekvensnummer)
     _el(jp, "journalpostnummer", entry.journalpostnummer)
     _el(jp, "journalposttype", JOURNALPOSTTYPE[entry.journalposttype])
     _el(jp, "journalstatus", JOURNALSTATUS.get(entry.journalstatus, "Journalført"))
-    _el(jp, "journaldato", _date(entry.journaldato))
+    _el(jp, "journaldato", _date(entry.journaldato, ctx.tenant.timezone))
+    _entry_dates(jp, entry, ctx.tenant.timezone, ("dokumentetsDato", "mottattDato", "sendtDato"))
     _el(jp, "antallVedlegg", sum(1 for d in entry.documents if d.tilknyttet == "V"))
 
 
@@ -273,11 +312,11 @@ def _dokumentbeskrivelse(
 ) -> None:
     db_el = _el(parent, "dokumentbeskrivelse")
     _el(db_el, "systemID", doc.system_id)
-    _el(db_el, "dokumenttype", "Brev")
+    _el(db_el, "dokumenttype", noark.DOKUMENTTYPE[1])
     _el(db_el, "dokumentstatus", "Dokumentet er ferdigstilt")
     _el(db_el, "tittel", doc.title)
     _el(db_el, "opprettetDato", _dt(doc.created_at))
-    _el(db_el, "opprettetAv", SYSTEM)
+    _el(db_el, "opprettetAv", entry.created_by or SYSTEM)
     _el(db_el, "tilknyttetRegistreringSom", TILKNYTTET.get(doc.tilknyttet, "Hoveddokument"))
     _el(db_el, "dokumentnummer", number)
     _el(db_el, "tilknyttetDato", _dt(entry.journaldato))
@@ -338,8 +377,8 @@ def journal(ctx: _Context, public: bool) -> bytes:
         _el(case, "mappeID", entry.case.case_number)
         _el(case, "saksaar", entry.case.saksaar)
         _el(case, "sakssekvensnummer", entry.case.sakssekvensnummer)
-        if public:
-            _el(case, "offentligTittel", entry.case.title)
+        if public:  # no name screened in any of the case's entries shows in its title
+            _el(case, "offentligTittel", noark.mask_names(entry.case.title, ctx.hidden(entry)))
         else:
             _el(case, "tittel", entry.case.title)
         jp = _el(reg, "journalpost")
@@ -347,29 +386,31 @@ def journal(ctx: _Context, public: bool) -> bytes:
         _el(jp, "journalaar", entry.journalaar)
         _el(jp, "journalsekvensnummer", entry.journalsekvensnummer)
         _el(jp, "journalpostnummer", entry.journalpostnummer)
+        screening = _screening(entry)
         if public:
-            _el(
-                jp, "offentligTittel", SCREENED if "tittelRegistrering" in screened else entry.title
-            )
+            _el(jp, "offentligTittel", _public_title(entry) if screened else entry.title)
         else:
             _el(jp, "tittel", entry.title)
-            if "tittelRegistrering" in screened:
-                _el(jp, "offentligTittel", SCREENED)
+            if screened:
+                _el(jp, "offentligTittel", _public_title(entry))
         if screened:
-            _el(jp, "skjermingMetadata", ",".join(sorted(screened)))
-        _el(jp, "journaldato", _date(entry.journaldato))
-        if screened:
-            s = entry.screening
-            _el(jp, "tilgangsrestriksjon", s["tilgangsrestriksjon"])
-            _el(jp, "skjermingshjemmel", s.get("skjermingshjemmel") or s["tilgangsrestriksjon"])
-        for c in entry.correspondents:
+            _el(jp, "skjermingMetadata", ", ".join(_metadata_names(screened)))
+        _el(jp, "journaldato", _date(entry.journaldato, ctx.tenant.timezone))
+        _entry_dates(jp, entry, ctx.tenant.timezone, ("dokumentetsDato",))
+        if screened:  # the public sees the code and its legal basis, never what is hidden
+            _el(jp, "tilgangsrestriksjon", screening.code)
+            _el(jp, "skjermingshjemmel", screening.basis)
+        for c in _parties(entry):
             part = _el(jp, "korrespondansepart")
-            _el(part, "korrespondanseparttype", PARTTYPE.get(c.get("role"), "Avsender"))
-            name = c.get("name") or "Anonym innbygger"
-            hidden = "korrespondansepartNavn" in screened
-            _el(part, "korrespondansepartNavn", SCREENED if public and hidden else name)
+            _el(part, "korrespondanseparttype", PARTTYPE.get(c.role, "Avsender"))
+            hidden = screening.hides_name(c)
+            _el(part, "korrespondansepartNavn", SCREENED if public and hidden else c.display_name)
             if hidden and not public:
-                _el(part, "skjermingMetadata", "korrespondansepartNavn")
+                _el(
+                    part,
+                    "skjermingMetadata",
+                    noark.SKJERMING_METADATA["NA" if c.role in noark.SENDER_ROLES else "NM"],
+                )
     return _bytes(root)
 
 

@@ -52,6 +52,10 @@ class RecordsEntry(TenantScoped, Timestamped, db.Model):
     journalstatus: Mapped[str] = mapped_column(String(2), default="J")
     title: Mapped[str] = mapped_column(String(300))
     journaldato: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The message's own time (dokumentetsDato; mottattDato of I, sendtDato of U).
+    document_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200))  # opprettetAv: the caseworker
+    public_title: Mapped[str | None] = mapped_column(String(300))  # offentligTittel, if screened
     correspondents: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     screening: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
@@ -75,3 +79,15 @@ class RecordsDocument(Timestamped, db.Model):
     path: Mapped[str] = mapped_column(String(255))  # relative to RECORDS_DIR
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
+
+
+class RecordsCounter(TenantScoped, db.Model):
+    """A number series of the journal (saksnummer and journalnummer per year, journalpostnummer
+    per case). Taking a number updates the row, so concurrent writers wait for each other (the
+    row lock on PostgreSQL, the writer lock on SQLite) and never get the same number."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "series"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series: Mapped[str] = mapped_column(String(64))  # "sak/2026", "journal/2026", "case/<id>"
+    value: Mapped[int] = mapped_column(Integer, default=0)

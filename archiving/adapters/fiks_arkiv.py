@@ -33,6 +33,7 @@ from typing import Any
 from flask import current_app
 from lxml import etree
 
+from archiving import noark
 from archiving.interfaces import (
     JournalRequest,
     Receipt,
@@ -233,13 +234,15 @@ def arkivmelding(request: JournalRequest, fagsystem: str, arkivdel: str | None =
         mappe = _el(root, "mappe")
         mappe.set(f"{{{XSI}}}type", "saksmappe")
         _el(mappe, "tittel", request.new_case_title or request.title)
+        if request.public_case_title:
+            _el(mappe, "offentligTittel", request.public_case_title)
         if arkivdel:
             _code(mappe, "arkivdel", arkivdel)
         _key(mappe, "referanseEksternNoekkel", fagsystem, case_key)
     jp = _el(root, "registrering")
     jp.set(f"{{{XSI}}}type", "journalpost")
     _el(jp, "opprettetDato", _datetime(utcnow()))
-    _el(jp, "opprettetAv", fagsystem)
+    _el(jp, "opprettetAv", request.created_by or fagsystem)
     parent = _el(jp, "referanseForelderMappe")
     if request.case_number:
         year, _, seq = request.case_number.partition("/")
@@ -248,13 +251,14 @@ def arkivmelding(request: JournalRequest, fagsystem: str, arkivdel: str | None =
         _el(saksnummer, "sakssekvensnummer", int(seq), MDK)
     else:
         _key(parent, "referanseEksternNoekkel", fagsystem, case_key, ns=MDK)
-    screening = request.screening
-    if screening.get("tilgangsrestriksjon"):
+    screening = noark.Screening.from_dict(request.screening)
+    if screening.active:
         skjerming = _el(jp, "skjerming")
-        _code(skjerming, "tilgangsrestriksjon", screening["tilgangsrestriksjon"])
-        _el(skjerming, "skjermingshjemmel", screening.get("skjermingshjemmel", ""))
+        _code(skjerming, "tilgangsrestriksjon", screening.code or "")
+        _el(skjerming, "skjermingshjemmel", screening.basis)
     for number, doc in enumerate(request.documents, start=1):
         db = _el(jp, "dokumentbeskrivelse")
+        _code(db, "dokumenttype", noark.DOKUMENTTYPE[0])
         _code(db, "dokumentstatus", "F")
         _el(db, "tittel", doc.title)
         _code(db, "tilknyttetRegistreringSom", doc.tilknyttet)
@@ -270,22 +274,25 @@ def arkivmelding(request: JournalRequest, fagsystem: str, arkivdel: str | None =
         _el(obj, "sjekksumAlgoritme", "SHA256")
         _el(obj, "filstoerrelse", len(doc.data))
     _el(jp, "tittel", request.title)
-    if screening.get("tilgangsrestriksjon"):
-        _el(jp, "offentligTittel", request.title)
+    if screening.active:
+        _el(jp, "offentligTittel", request.public_title or noark.SCREENED)
     for c in request.correspondents:
         part = _el(jp, "korrespondansepart")
         _code(part, "korrespondanseparttype", c.role)
-        _el(part, "korrespondansepartNavn", c.name or "Anonym innbygger")
-        if c.address and "@" in c.address:
-            _el(part, "epostadresse", c.address)
-        elif c.address:
-            _el(part, "telefonnummer", c.address)
-        if c.name is None or "korrespondansepartNavn" in screening.get("skjermingMetadata", ""):
+        _el(part, "korrespondansepartNavn", c.display_name)
+        if c.name and c.address and not c.internal:  # an anonymous party: no contact details
+            _el(part, "epostadresse" if "@" in c.address else "telefonnummer", c.address)
+        if c.internal and c.unit:
+            _el(part, "administrativEnhet", c.unit)
+        if c.internal and c.caseworker:
+            _el(part, "saksbehandler", c.caseworker)
+        if screening.hides_name(c):
             _el(part, "erSkjermet", "true")
     _key(jp, "referanseEksternNoekkel", fagsystem, request.external_key)
     _code(jp, "journalposttype", request.journalposttype)
-    _code(jp, "journalstatus", "J")
-    _el(jp, "dokumentetsDato", request.document_date.date().isoformat())
+    _code(jp, "journalstatus", noark.journalstatus(request.journalposttype))
+    local = noark.local_date(request.document_date, request.timezone)
+    _el(jp, "dokumentetsDato", local.date().isoformat())
     if request.journalposttype == "I":
         _el(jp, "mottattDato", _datetime(request.document_date))
     elif request.journalposttype == "U":

@@ -3,8 +3,10 @@
 Link-driven: we start at `GET {base_url}/api` and only follow the `_links` rel names the server
 offers; no URL is built here except by expanding the query part of a templated link.
 
-Exactly once: the journalpost carries our external key (`referanseEksternNoekkel`), and both
-find_entry() and journal() look for it first. journal() resumes a journalpost a dead worker left
+Exactly once: the journalpost carries our external key as a virksomhetsspesifikt metadata field
+(`virksomhetsspesifikkeMetadata` {"vnd-servicetorg-v1:eksternnoekkel": key}, the standard's
+way to add a client's own field, chapter 6), and both find_entry() and journal() look for it
+first. journal() resumes a journalpost a dead worker left
 half-made (korrespondansepart, dokumentbeskrivelse, dokumentobjekt, file), so a retry never makes
 a second entry. The number of documents is declared up front (`antallVedlegg`), so an entry is
 only reported complete when every document and file is there.
@@ -22,6 +24,7 @@ from typing import Any
 
 import requests
 
+from archiving import noark
 from archiving.interfaces import (
     Document,
     JournalRequest,
@@ -37,6 +40,7 @@ REL = "https://rel.arkivverket.no/noark5/v5/api/"
 ARKIVSTRUKTUR = REL + "arkivstruktur/"
 SAKARKIV = REL + "sakarkiv/"
 FAGSYSTEM = "Servicetorg"
+KEY_FIELD = "vnd-servicetorg-v1:eksternnoekkel"
 
 
 def rel(area: str, name: str) -> str:
@@ -90,9 +94,7 @@ class Noark5Rest:
     # -- finding ------------------------------------------------------------------------------
 
     def _find_journalpost(self, key: str) -> dict[str, Any] | None:
-        return self._search(
-            SAKARKIV, rel("sakarkiv", "journalpost"), f"referanseEksternNoekkel/noekkel eq '{key}'"
-        )
+        return self._search(SAKARKIV, rel("sakarkiv", "journalpost"), _key_filter(key))
 
     def _case(self, request: JournalRequest) -> dict[str, Any]:
         if request.case_number:
@@ -109,17 +111,13 @@ class Noark5Rest:
             return case
         # A new case; keyed too, so a retry after a lost answer finds the case it made.
         case_key = f"{request.external_key}:sak"
-        case = self._search(
-            SAKARKIV,
-            rel("sakarkiv", "saksmappe"),
-            f"referanseEksternNoekkel/noekkel eq '{case_key}'",
-        )
+        case = self._search(SAKARKIV, rel("sakarkiv", "saksmappe"), _key_filter(case_key))
         if case is not None:
             return case
-        body = {
-            "tittel": request.new_case_title or request.title,
-            "referanseEksternNoekkel": {"fagsystem": self.fagsystem, "noekkel": case_key},
-        }
+        title = request.new_case_title or request.title
+        body = {"tittel": title, "virksomhetsspesifikkeMetadata": {KEY_FIELD: case_key}}
+        if request.public_case_title:  # no screened name in the case's public title either
+            body["offentligTittel"] = request.public_case_title
         return self._create(self._arkivdel(), rel("sakarkiv", "ny-saksmappe"), body)
 
     def _arkivdel(self) -> dict[str, Any]:
@@ -150,17 +148,17 @@ class Noark5Rest:
     ) -> None:
         existing = [] if fresh else self._children(jp, rel("arkivstruktur", "korrespondansepart"))
         for c in request.correspondents[len(existing) :]:
-            body: dict[str, Any] = {
-                "korrespondanseparttype": {"kode": c.role},
-                "korrespondansepartNavn": c.name or "Anonym",
-            }
-            if c.address:
+            body: dict[str, Any] = {"korrespondanseparttype": _code(c.role, "part")}
+            if c.internal:  # KorrespondansepartIntern: the unit and the caseworker
+                body |= {"administrativEnhet": c.unit or c.display_name}
+                if c.caseworker:
+                    body["saksbehandler"] = c.caseworker
+                self._create(jp, rel("arkivstruktur", "ny-korrespondansepartintern"), body)
+                continue
+            body["navn"] = c.display_name
+            if c.name and c.address:  # an anonymous party is sent with no contact details
                 kind = "epostadresse" if "@" in c.address else "mobiltelefon"
                 body["kontaktinformasjon"] = {kind: c.address}
-            if c.name is None or "korrespondansepartNavn" in request.screening.get(
-                "skjermingMetadata", ""
-            ):
-                body["skjerming"] = _skjerming(request)
             self._create(jp, rel("arkivstruktur", "ny-korrespondansepartperson"), body)
 
     def _ensure_document(self, jp: dict[str, Any], number: int, doc: Document, fresh: bool) -> None:
@@ -178,7 +176,7 @@ class Noark5Rest:
                 "tittel": doc.title,
                 "dokumentnummer": number,
                 "tilknyttetRegistreringSom": {"kode": doc.tilknyttet},
-                "dokumenttype": {"kode": "B", "kodenavn": "Brev"},
+                "dokumenttype": {"kode": noark.DOKUMENTTYPE[0], "kodenavn": noark.DOKUMENTTYPE[1]},
                 "dokumentstatus": {"kode": "F", "kodenavn": "Dokumentet er ferdigstilt"},
             },
         )
@@ -294,35 +292,46 @@ class Noark5Rest:
 
 
 def _journalpost(request: JournalRequest, adapter: Noark5Rest) -> dict[str, Any]:
+    status = noark.journalstatus(request.journalposttype)
     body: dict[str, Any] = {
         "tittel": request.title,
-        "journalposttype": {"kode": request.journalposttype},
-        "journalstatus": {"kode": "J", "kodenavn": "Journalført"},
+        "journalposttype": _code(request.journalposttype, "type"),
+        "journalstatus": _code(status, "status"),
         "dokumentetsDato": _date(request.document_date),
         "antallVedlegg": sum(1 for d in request.documents if d.tilknyttet == "V"),
-        "referanseEksternNoekkel": {
-            "fagsystem": adapter.fagsystem,
-            "noekkel": request.external_key,
-        },
+        "virksomhetsspesifikkeMetadata": {KEY_FIELD: request.external_key},
     }
+    if request.created_by:
+        body["opprettetAv"] = request.created_by
     if request.journalposttype == "I":
         body["mottattDato"] = _date(request.document_date)
     elif request.journalposttype == "U":
         body["sendtDato"] = _date(request.document_date)
-    if request.screening.get("tilgangsrestriksjon"):
-        body["skjerming"] = _skjerming(request)
+    screening = noark.Screening.from_dict(request.screening)
+    if screening.active:
+        body["offentligTittel"] = request.public_title or noark.SCREENED
+        body["skjerming"] = {
+            "tilgangsrestriksjon": {"kode": screening.code},
+            "skjermingshjemmel": screening.basis,
+            "skjermingMetadata": [
+                {"kode": c, "kodenavn": noark.SKJERMING_METADATA[c]}
+                for c in sorted(screening.fields)
+            ],
+        }
     return body
 
 
-def _skjerming(request: JournalRequest) -> dict[str, Any]:
-    s = request.screening
-    out: dict[str, Any] = {
-        "tilgangsrestriksjon": {"kode": s.get("tilgangsrestriksjon", "U")},
-        "skjermingshjemmel": s.get("skjermingshjemmel", ""),
-    }
-    if s.get("skjermingMetadata"):
-        out["skjermingMetadata"] = [{"kode": f} for f in s["skjermingMetadata"].split(",") if f]
-    return out
+def _code(code: str, kind: str) -> dict[str, str]:
+    names = {
+        "type": noark.JOURNALPOSTTYPE,
+        "status": noark.JOURNALSTATUS,
+        "part": noark.KORRESPONDANSEPARTTYPE,
+    }[kind]
+    return {"kode": code, "kodenavn": names[code]} if code in names else {"kode": code}
+
+
+def _key_filter(key: str) -> str:
+    return f"virksomhetsspesifikkeMetadata/{KEY_FIELD} eq '{key}'"
 
 
 def _href(obj: dict[str, Any], relname: str) -> str:

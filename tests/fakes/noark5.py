@@ -4,7 +4,10 @@ It behaves like a strict records system: everything is discovered through `_link
 `/api` (its URLs deliberately differ from anything a client could guess), POST answers
 201 + Location, the declared checksum and size of a file are checked on upload (400 on a
 mismatch), a file is never overwritten (409), codes must be objects and dates must carry a
-time zone. It finds journal entries by external key and cases by saksnummer through $filter.
+time zone, and every field of a new object must be one the published standard defines for
+that object type, with the standard's type (tests/fakes/noark5_spec.py): a wrong name is a 400,
+as from a real server. It finds journal entries and cases by the client's key in
+virksomhetsspesifikkeMetadata, and cases by saksnummer, through $filter.
 
 Outages: `down = True` answers 503; `drop_after_create(kind)` stores the next object of that
 kind and then drops the connection (an answer lost in transit); `hang_after_create(kind)`
@@ -25,11 +28,13 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes import noark5_spec
 from tests.fakes.server import FakeProvider
 
 MEDIA_TYPE = "application/vnd.noark5+json"
 R = "https://rel.arkivverket.no/noark5/v5/api/"
 P = "/noark5v5/x"  # our URL prefix; clients must not build URLs, so it looks nothing like /api
+KEY = "vnd-servicetorg-v1:eksternnoekkel"  # the client's key, as its virksomhetsspesifikke field
 
 
 def rel(area: str, name: str) -> str:
@@ -89,7 +94,7 @@ class FakeNoark5(FakeProvider):
         return [
             j
             for j in self.of_kind("journalpost")
-            if key is None or j["referanseEksternNoekkel"]["noekkel"] == key
+            if key is None or j.get("virksomhetsspesifikkeMetadata", {}).get(KEY) == key
         ]
 
     # -- storage and representation ------------------------------------------------------------
@@ -111,6 +116,7 @@ class FakeNoark5(FakeProvider):
             "saksmappe": [("sakarkiv", "ny-journalpost"), ("arkivstruktur", "registrering")],
             "journalpost": [
                 ("arkivstruktur", "ny-korrespondansepartperson"),
+                ("arkivstruktur", "ny-korrespondansepartintern"),
                 ("arkivstruktur", "korrespondansepart"),
                 ("arkivstruktur", "ny-dokumentbeskrivelse"),
                 ("arkivstruktur", "dokumentbeskrivelse"),
@@ -179,7 +185,7 @@ class FakeNoark5(FakeProvider):
         found = self.of_kind(m[1])
         odata = request.args.get("$filter", "")
         for clause in filter(None, re.split(r"\s+and\s+", odata)):
-            fm = re.fullmatch(r"([\w/]+) eq (?:'([^']*)'|(\d+))", clause.strip())
+            fm = re.fullmatch(r"([\w/:-]+) eq (?:'([^']*)'|(\d+))", clause.strip())
             if not fm:
                 return error(400, f"unsupported $filter {clause!r}")
             path, value = fm[1].split("/"), fm[2] if fm[2] is not None else int(fm[3])
@@ -194,8 +200,15 @@ class FakeNoark5(FakeProvider):
         return reply(self._view(obj))
 
     def _list(self, request: Request, m: re.Match[str]) -> Response:
-        kind = "korrespondansepartperson" if m[3] == "korrespondansepart" else m[3]
-        return reply({"results": [self._view(o) for o in self.of_kind(kind, m[2])]})
+        if m[3] == "korrespondansepart":
+            found = [
+                o
+                for k in ("korrespondansepartperson", "korrespondansepartintern")
+                for o in self.of_kind(k, m[2])
+            ]
+        else:
+            found = self.of_kind(m[3], m[2])
+        return reply({"results": [self._view(o) for o in found]})
 
     def _template(self, request: Request, m: re.Match[str]) -> Response:
         defaults: dict[str, Any] = {
@@ -298,41 +311,15 @@ def _dig(obj: Any, path: list[str]) -> Any:
     return obj
 
 
-CODES = {
-    "journalpost": ("journalposttype", "journalstatus"),
-    "dokumentbeskrivelse": ("tilknyttetRegistreringSom",),
-    "dokumentobjekt": ("variantformat", "format"),
-    "korrespondansepartperson": ("korrespondanseparttype",),
-}
-REQUIRED = {
-    "saksmappe": ("tittel",),
-    "journalpost": ("tittel", "journalposttype", "referanseEksternNoekkel"),
-    "dokumentbeskrivelse": ("tittel", "tilknyttetRegistreringSom"),
-    "dokumentobjekt": ("format", "sjekksum", "sjekksumAlgoritme", "filstoerrelse"),
-    "korrespondansepartperson": ("korrespondanseparttype", "korrespondansepartNavn"),
-}
-
-
 def _validate(kind: str, body: dict[str, Any]) -> str | None:
-    for field in REQUIRED.get(kind, ()):
-        if body.get(field) in (None, ""):
-            return f"{field} is required"
-    for field in CODES.get(kind, ()):
-        if field in body and not (isinstance(body[field], dict) and body[field].get("kode")):
-            return f"{field} must be a code object {{'kode': ...}}"
-    for field, value in body.items():
-        if field.lower().endswith("dato"):
-            try:
-                parsed = datetime.fromisoformat(str(value))
-            except ValueError:
-                return f"{field} is not a date"
-            if parsed.tzinfo is None:
-                return f"{field} has no time zone"
+    problem = noark5_spec.problem(kind, body)
+    if problem:
+        return problem
     if kind == "dokumentobjekt":
         if body["sjekksumAlgoritme"] != "SHA256":
             return "sjekksumAlgoritme must be SHA256"
         if not re.fullmatch(r"[0-9a-f]{64}", str(body["sjekksum"])):
             return "sjekksum must be a hex SHA-256"
-        if not isinstance(body["filstoerrelse"], int) or body["filstoerrelse"] < 0:
+        if body["filstoerrelse"] < 0:
             return "filstoerrelse must be a number of bytes"
     return None
