@@ -2,7 +2,7 @@
 message's own date and the caseworker on each embedded journal entry
 
 Revision ID: records_noark_rules
-Revises: outbound_lease
+Revises: privacy_retention
 """
 
 import re
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "records_noark_rules"
-down_revision = "outbound_lease"
+down_revision = "privacy_retention"
 branch_labels = None
 depends_on = None
 
