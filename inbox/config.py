@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "CELERY_TASK_ALWAYS_EAGER": False,
     "CELERY_QUEUE_PREFIX": "",
     "SWEEP_INTERVAL_SECONDS": 60,
+    # Work whose task is this old without progress counts as lost (broker down at commit
+    # time, worker killed) and the sweeper sends it again.
+    "SWEEP_STALE_SECONDS": 120,
     "POLL_INTERVAL_SECONDS": 120,
     # A worker holds an archive item this long while journalling it; after that the item is
     # assumed abandoned (worker killed) and another worker takes it over (finding any entry the
@@ -103,6 +106,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "MAX_ATTACHMENT_BYTES": int,
     "TRUST_PROXY_HEADERS": int,
     "SWEEP_INTERVAL_SECONDS": (int, float),
+    "SWEEP_STALE_SECONDS": (int, float),
     "POLL_INTERVAL_SECONDS": (int, float),
     "FACEBOOK_GRAPH_VERSION": str,
     "FACEBOOK_GRAPH_URL": str,

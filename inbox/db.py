@@ -1,11 +1,15 @@
 """Database engine tweaks and the after-commit task queue.
 
 Tasks queued during a transaction are sent only after it commits, so a worker never looks for
-a row that is not there yet, and a rolled-back request sends nothing.
+a row that is not there yet, and a rolled-back request sends nothing. Sending happens after the
+data is committed, so it can never fail the request: a task that could not be sent (broker
+down) is logged and left to the sweeper (workers/housekeeping.py), which finds the work from
+the database.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from inbox.extensions import db
 
+log = logging.getLogger(__name__)
 _PENDING = "servicetorg.pending_tasks"
 _installed = False
 
@@ -25,6 +30,7 @@ def install_listeners() -> None:
     if _installed:
         return
     event.listen(Engine, "connect", _sqlite_pragmas)
+    event.listen(Engine, "savepoint", _sqlite_begin_before_savepoint)
     event.listen(Session, "after_commit", _send_pending)
     event.listen(Session, "after_soft_rollback", _drop_pending)
     _installed = True
@@ -43,6 +49,18 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin_before_savepoint(conn: Any, name: str) -> None:
+    # The sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT
+    # issued first became the outermost transaction, and its RELEASE a commit: the rows of a
+    # request that then failed (a full disk) stayed, half a message. BEGIN first, so the
+    # savepoint nests inside the request's one transaction.
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
+
+
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     """Queue a Celery task (by name, with plain arguments) to be sent after the commit."""
     db.session.info.setdefault(_PENDING, []).append((task_name, args, kwargs))
@@ -58,7 +76,10 @@ def _send_pending(session: Session) -> None:
         return
     dispatcher = current_app.extensions["servicetorg.dispatcher"]
     for name, args, kwargs in pending:
-        dispatcher.send(name, args, kwargs)
+        try:
+            dispatcher.send(name, args, kwargs)
+        except Exception as exc:  # noqa: BLE001 (the data is committed; the sweeper resends)
+            log.warning("task %s%r not sent, left to the sweeper: %s", name, args, exc)
 
 
 def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
