@@ -172,6 +172,13 @@ def _fill_defaults(app: Flask) -> None:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
         cfg["DATABASE_URL"] = url
     cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("postgresql") and "SQLALCHEMY_ENGINE_OPTIONS" not in cfg:
+        # After the database was away, a pooled connection may be dead: test it on checkout
+        # rather than fail the first requests. An unreachable server fails fast (503).
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 3},
+        }
     if cfg["SESSION_COOKIE_SECURE"] is None:
         cfg["SESSION_COOKIE_SECURE"] = not embedded
     cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]

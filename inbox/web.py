@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
-from inbox.extensions import db
+from inbox.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30  # what a provider (or browser) is told to wait with the database down
@@ -96,7 +96,7 @@ ERROR_TEXTS = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/webhooks/")) or (
+    return request.path.startswith(("/api/", "/webhooks/", "/healthz")) or (
         request.accept_mimetypes.best == "application/json"
     )
 
@@ -135,6 +135,9 @@ def database_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
         getattr(exc, "orig", None) or exc,
     )
     _discard_session()  # nothing half-stored, and the connection goes back to the pool
+    # Whoever is signed in cannot be looked up now: the answer (its language, the page's
+    # layout) is made for an anonymous visitor instead of asking the database again.
+    g._login_user = login_manager.anonymous_user()
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if _wants_json():
         message = str(ERROR_TEXTS[503][1])
