@@ -3,6 +3,7 @@ front of PostgreSQL it cuts (the database "goes away" for every client behind it
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -115,10 +116,8 @@ class TcpProxy:
                 self._drop(s)
 
     def _drop(self, s: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already closed by the other side
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
     def cut(self) -> None:
