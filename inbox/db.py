@@ -3,8 +3,8 @@
 Tasks queued during a transaction are sent only after it commits, so a worker never looks for
 a row that is not there yet, and a rolled-back request sends nothing. Sending happens after the
 data is committed, so it can never fail the request: a task that could not be sent (broker
-down) is logged and left to the sweeper (workers/housekeeping.py), which finds the work from
-the database.
+down) is logged and written to the `unsent_task` table, which the sweeper
+(workers/housekeeping.py) sends again.
 """
 
 from __future__ import annotations
@@ -75,11 +75,31 @@ def _send_pending(session: Session) -> None:
     if not pending or not has_app_context():
         return
     dispatcher = current_app.extensions["servicetorg.dispatcher"]
+    unsent = []
     for name, args, kwargs in pending:
         try:
             dispatcher.send(name, args, kwargs)
         except Exception as exc:  # noqa: BLE001 (the data is committed; the sweeper resends)
             log.warning("task %s%r not sent, left to the sweeper: %s", name, args, exc)
+            unsent.append({"name": name, "args": list(args), "kwargs": kwargs})
+    if unsent:
+        _keep_unsent(unsent)
+
+
+def _keep_unsent(rows: list[dict[str, Any]]) -> None:
+    """Write down what the broker did not take (own transaction: the request's committed);
+    the sweeper sends it again. Work the sweeper finds by itself (replies, archive items) is
+    covered even if this fails too."""
+    from inbox.models import UnsentTask
+    from inbox.models.base import utcnow
+
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                UnsentTask.__table__.insert(), [r | {"created_at": utcnow()} for r in rows]
+            )
+    except Exception as exc:  # noqa: BLE001
+        log.error("%d unsent tasks could not be written down: %s", len(rows), exc)
 
 
 def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:

@@ -210,3 +210,26 @@ def test_full_or_read_only_disk_answers_503_naming_it_and_stores_nothing_half(
         assert "Retry-After" in resp.headers
         assert any(cause in r.getMessage() for r in caplog.records)
         assert (count(Message), count(Conversation), count(Contact)) == before
+
+
+def test_every_task_lost_to_a_redis_outage_is_sent_by_the_sweeper(redis_down, factory, monkeypatch):
+    # Not only replies and archive items: any task queued after a commit (here an MMS picture
+    # to download) is sent at the next sweep, without waiting for the work to look stale.
+    from channels.twilio_sms.services import MEDIA_TASK
+
+    with sms_setup(redis_down, factory, monkeypatch) as sms:
+        media = {
+            "NumMedia": "1",
+            "MediaUrl0": f"{sms.fake.url}/media/1",
+            "MediaContentType0": "image/jpeg",
+        }
+        assert sms.inbound("Bilde av lekkasjen", **media).status_code == 200
+        message_id = db.session.scalars(select(Message.id)).one()
+        tasks = redis_down.extensions["servicetorg.dispatcher"] = RecordingDispatcher(redis_down)
+        celery = redis_down.extensions["celery"]
+        celery.loader.import_default_modules()
+        assert celery.tasks["servicetorg.housekeeping.sweep"].apply().get()["unsent_tasks"] == 1
+        assert tasks.sent == [(MEDIA_TASK, (message_id,), {})]
+        tasks.sent.clear()
+        celery.tasks["servicetorg.housekeeping.sweep"].apply().get()
+        assert tasks.sent == []  # sent once, then forgotten

@@ -1,11 +1,14 @@
 """Periodic housekeeping: re-send lost work, delete what is past its time.
 
 Tasks are sent after their transaction commits; with the broker down at that moment the task
-is lost but the work is in the database. The sweeper finds such work: replies not handed over,
-archive items not journalled, and whatever other module registers a source with
-`sweep_source` (for example inbound events not yet turned into messages). A source returns the
-(task name, arguments) pairs to send again; it is called with the sweep's time and the time
-before which work without progress counts as lost.
+is lost but the work is in the database. Every task the broker refused is written to
+`unsent_task` (inbox/db.py) and sent again at the next sweep, whatever its kind. For work
+whose task may be lost without a refusal (a process killed between commit and send, a worker
+killed mid-task, a broker that lost its queues), the sweeper also looks for the work itself:
+replies not handed over, archive items not journalled, and whatever other module registers a
+source with `sweep_source` (for example inbound events not yet turned into messages). A source
+returns the (task name, arguments) pairs to send again; it is called with the sweep's time and
+the time before which work without progress counts as lost.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from archiving.models import ArchiveItem, ArchiveState
 from channels.interfaces import mark_unconfirmed
 from inbox.db import enqueue
 from inbox.extensions import db
-from inbox.models import DeliveryStatus, Message
+from inbox.models import DeliveryStatus, Message, UnsentTask
 from inbox.models.base import utcnow
 from inbox.models.conversations import UNSENT_SQL
 from inbox.services import outbound
@@ -103,6 +106,7 @@ def sweep() -> dict[str, int]:
     for iid in items:
         enqueue("servicetorg.archiving.journal", iid)
     counts = {"messages": len(messages), "abandoned": len(abandoned), "archive_items": len(items)}
+    counts["unsent_tasks"] = _resend_unsent()
     for name, source in SOURCES.items():
         found = source(now, stale)
         for task_name, args in found:
@@ -110,6 +114,18 @@ def sweep() -> dict[str, int]:
         counts[name] = len(found)
     db.session.commit()
     return counts
+
+
+def _resend_unsent() -> int:
+    """Tasks the broker refused after their commit: queued again (sent after this commit; if
+    the broker refuses again they are written down again)."""
+    rows = db.session.scalars(
+        select(UnsentTask).order_by(UnsentTask.id).limit(500).with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        enqueue(row.name, *row.args, **row.kwargs)
+        db.session.delete(row)
+    return len(rows)
 
 
 def _take_back_abandoned_sends(now: datetime) -> list[int]:
