@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "CELERY_TASK_ALWAYS_EAGER": False,
     "CELERY_QUEUE_PREFIX": "",
     "SWEEP_INTERVAL_SECONDS": 60,
+    # Work whose task is this old without progress counts as lost (broker down at commit
+    # time, worker killed) and the sweeper sends it again.
+    "SWEEP_STALE_SECONDS": 120,
     "POLL_INTERVAL_SECONDS": 120,
     # A worker holds an archive item this long while journalling it; after that the item is
     # assumed abandoned (worker killed) and another worker takes it over (finding any entry the
@@ -103,6 +106,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "MAX_ATTACHMENT_BYTES": int,
     "TRUST_PROXY_HEADERS": int,
     "SWEEP_INTERVAL_SECONDS": (int, float),
+    "SWEEP_STALE_SECONDS": (int, float),
     "POLL_INTERVAL_SECONDS": (int, float),
     "FACEBOOK_GRAPH_VERSION": str,
     "FACEBOOK_GRAPH_URL": str,
@@ -172,6 +176,11 @@ def _fill_defaults(app: Flask) -> None:
     # into logs and error reports (inbox/logredact.py).
     engine_options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     engine_options["hide_parameters"] = True
+    if url.startswith("postgresql"):
+        # After the database was away, a pooled connection may be dead: test it on checkout
+        # rather than fail the first requests. An unreachable server fails fast (503).
+        engine_options.setdefault("pool_pre_ping", True)
+        engine_options.setdefault("connect_args", {"connect_timeout": 3})
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if cfg["SESSION_COOKIE_SECURE"] is None:
         cfg["SESSION_COOKIE_SECURE"] = not embedded

@@ -24,7 +24,7 @@ def init_app(app: Flask) -> None:
 
 
 def _touch() -> None:
-    if request.endpoint in (None, "static") or request.blueprint == "webchat":
+    if request.endpoint in (None, "static", "healthz") or request.blueprint == "webchat":
         return
     if not current_user or not current_user.is_authenticated:
         return

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import logging
+
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
-from inbox.extensions import db
+from inbox.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 30  # what a provider (or browser) is told to wait with the database down
 
 
 def register(app: Flask) -> None:
@@ -59,6 +66,9 @@ def register(app: Flask) -> None:
     webchat_limits.init_app(app)
     presence.init_app(app)
     app.register_error_handler(HTTPException, error_response)
+    # The database unreachable, full or read-only: 503 with Retry-After, so providers retry.
+    for exc_type in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+        app.register_error_handler(exc_type, database_unavailable)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)
     app.teardown_appcontext(_rollback_leftovers)
@@ -78,6 +88,10 @@ ERROR_TEXTS = {
     405: (_l("The request is not valid"), _l("This address cannot be used that way.")),
     413: (_l("Too large"), _l("What was sent is larger than allowed.")),
     429: (_l("Too many requests"), _l("Wait a little and try again.")),
+    503: (
+        _l("Temporarily unavailable"),
+        _l("The inbox cannot reach its database right now. Try again in a little while."),
+    ),
     500: (
         _l("Something went wrong"),
         _l("The error has been logged. Try again, and contact support if it happens again."),
@@ -86,7 +100,7 @@ ERROR_TEXTS = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/webhooks/")) or (
+    return request.path.startswith(("/api/", "/webhooks/", "/healthz")) or (
         request.accept_mimetypes.best == "application/json"
     )
 
@@ -101,12 +115,89 @@ def error_response(exc: HTTPException):  # type: ignore[no-untyped-def]
     return render_template("error.html", code=code, title=title, text=text), code
 
 
+def database_cause(exc: BaseException) -> str:
+    """Why the database refused, in a word an operator can act on."""
+    text_ = str(getattr(exc, "orig", None) or exc).lower()
+    if "database or disk is full" in text_ or "no space left" in text_:
+        return "disk_full"
+    if "readonly" in text_ or "read-only" in text_ or "read only" in text_:
+        return "read_only"
+    if "disk i/o error" in text_:
+        return "disk_io_error"
+    if "database is locked" in text_:
+        return "database_busy"
+    return "database_unavailable"
+
+
+def database_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
+    cause = database_cause(exc)
+    log.error(
+        "database unavailable (%s) for %s %s: %s",
+        cause,
+        request.method,
+        request.path,
+        getattr(exc, "orig", None) or exc,
+    )
+    _discard_session()  # nothing half-stored, and the connection goes back to the pool
+    # Whoever is signed in cannot be looked up now: the answer (its language, the page's
+    # layout) is made for an anonymous visitor instead of asking the database again.
+    g._login_user = login_manager.anonymous_user()
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_json():
+        message = str(ERROR_TEXTS[503][1])
+        return jsonify(error=cause, message=message), 503, headers
+    title, text_ = ERROR_TEXTS[503]
+    try:
+        page = render_template("error.html", code=503, title=title, text=text_)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+        # The page's layout asks for the signed-in user, which needs the database too.
+        _discard_session()
+        title, text_ = escape(title), escape(text_)
+        page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{text_}</p>"
+    return page, 503, headers
+
+
 def _health():  # type: ignore[no-untyped-def]
-    db.session.execute(select(text("1")))
-    return jsonify(status="ok")
+    try:
+        db.session.execute(select(text("1")))
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
+        _discard_session()
+        cause = database_cause(exc)
+        log.error("health check: database unavailable (%s): %s", cause, exc)
+        body = {"status": "unavailable", "database": "unavailable", "cause": cause}
+        return jsonify(body), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    db.session.rollback()
+    return jsonify(status="ok", database="ok", redis=_redis_health())
+
+
+def _redis_health() -> str | None:
+    """Redis down degrades the service (polling, local rate limits) without stopping it."""
+    if not current_app.config.get("REDIS_URL"):
+        return None
+    from inbox.services.realtime import redis_client
+
+    try:
+        redis_client().ping()
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    return "ok"
+
+
+def _discard_session() -> None:
+    """Roll back and hand the connection back, whatever state a failure left the session in."""
+    try:
+        db.session.rollback()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("rollback failed, closing the session: %s", exc)
+    try:
+        db.session.close()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("closing the session failed: %s", exc)
 
 
 def _rollback_leftovers(exc: BaseException | None) -> None:
     # One transaction per request: anything a failing handler left uncommitted is discarded.
+    # Never raises: a teardown that raised would skip the session's removal and keep its
+    # connection out of the pool for good.
     if exc is not None:
-        db.session.rollback()
+        _discard_session()

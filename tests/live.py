@@ -33,8 +33,11 @@ def worker_env(config: dict[str, Any]) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(config: dict[str, Any], name: str = "test") -> Iterator[subprocess.Popen[str]]:
-    """Start `celery worker` on the test broker and database; stop it afterwards."""
+def celery_worker(
+    config: dict[str, Any], name: str = "test", extra_args: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[str]]:
+    """Start `celery worker` on the test broker and database; stop it afterwards. It leads a
+    process group of its own (a test may SIGKILL the group)."""
     prefix = config["CELERY_QUEUE_PREFIX"]
     cmd = [
         sys.executable,
@@ -52,6 +55,7 @@ def celery_worker(config: dict[str, Any], name: str = "test") -> Iterator[subpro
         "--without-gossip",
         "-n",
         f"{name}-{os.getpid()}@%h",
+        *extra_args,
     ]
     proc = subprocess.Popen(
         cmd,
@@ -60,6 +64,7 @@ def celery_worker(config: dict[str, Any], name: str = "test") -> Iterator[subpro
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     lines: list[str] = []
     ready = threading.Event()

@@ -288,3 +288,21 @@ def test_callback_that_beats_the_lost_answer_is_not_undone(sms):
     assert UNCONFIRMED not in out.meta
     assert outbound.send(msg.id) == ("skipped", None)
     assert creates(sms) == 1
+
+
+def test_delivery_after_a_lost_answer_shows_no_stale_failure(sms):
+    # The first attempt's answer is lost (its error is kept while the reply is being settled);
+    # then Twilio reports the message delivered. "Ikke levert" next to "levert" would be false.
+    msg = reply(sms)
+    sms.fake.lose_next_answer("drop")
+    outbound.send(msg.id)
+    assert fresh(msg).error_message  # what the caseworker sees while it is uncertain
+    [sent] = sms.fake.sent()
+    twin = Message(provider_message_id=sent["sid"], id=msg.id)
+    assert sms.status(twin, "delivered").status_code == 200
+    out = fresh(msg)
+    assert out.delivery_status is DeliveryStatus.DELIVERED
+    assert (out.error_code, out.error_message) == (None, None)
+    sms.sign_in_caseworker()
+    page = sms.client.get(f"/c/{sms.conv.id}").get_data(as_text=True)
+    assert "msg__error" not in page

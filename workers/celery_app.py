@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from celery import Celery, Task
@@ -61,18 +62,51 @@ def celery_config(cfg: dict[str, Any]) -> dict[str, Any]:
         "task_always_eager": cfg["CELERY_TASK_ALWAYS_EAGER"],
         "worker_hijack_root_logger": False,
     }
+    # Publishing happens after a commit, in the request: with the broker down it must cost
+    # milliseconds, not the default retries (the sweeper sends what could not be sent).
+    conf["task_publish_retry_policy"] = {
+        "max_retries": 1,  # one reconnect, for a pooled connection the broker has dropped
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.1,
+    }
+    conf["broker_connection_timeout"] = BROKER_TIMEOUT_SECONDS
     url = str(cfg["BROKER_URL"])
-    if url.startswith("redis") and cfg["CELERY_QUEUE_PREFIX"]:
-        # Keep several installations (or test runs) apart on one Redis.
-        conf["broker_transport_options"] = {"global_keyprefix": cfg["CELERY_QUEUE_PREFIX"]}
+    if url.startswith("redis"):
+        options: dict[str, Any] = {
+            "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+            "socket_timeout": 5,
+        }
+        if cfg["CELERY_QUEUE_PREFIX"]:
+            # Keep several installations (or test runs) apart on one Redis.
+            options["global_keyprefix"] = cfg["CELERY_QUEUE_PREFIX"]
+        conf["broker_transport_options"] = options
     return conf
 
 
-class CeleryDispatcher:
-    """Sends tasks by name through the broker (used after each commit)."""
+BROKER_TIMEOUT_SECONDS = 0.5  # connecting to the broker (loopback or the local network)
 
-    def __init__(self, celery: Celery) -> None:
-        self.celery = celery
+
+class BrokerUnavailable(ConnectionError):
+    """The broker failed moments ago; this send was not tried."""
+
+
+class CeleryDispatcher:
+    """Sends tasks by name through the broker (used after each commit).
+
+    After a failed send it tries nothing for `pause` seconds: with the broker down, every
+    request would otherwise pay for a connection attempt. What was not sent stays in the
+    database for the sweeper."""
+
+    def __init__(self, celery: Celery, pause: float = 2.0) -> None:
+        self.celery, self.pause = celery, pause
+        self._down_until = 0.0
 
     def send(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.celery.send_task(name, args=args, kwargs=kwargs)
+        if time.monotonic() < self._down_until:
+            raise BrokerUnavailable("the broker failed moments ago; not tried")
+        try:
+            self.celery.send_task(name, args=args, kwargs=kwargs)
+        except Exception:
+            self._down_until = time.monotonic() + self.pause
+            raise

@@ -1,11 +1,25 @@
-"""Periodic housekeeping: re-send lost work, delete what is past its time."""
+"""Periodic housekeeping: re-send lost work, delete what is past its time.
+
+Tasks are sent after their transaction commits; with the broker down at that moment the task
+is lost but the work is in the database. Every task the broker refused is written to
+`unsent_task` (inbox/db.py) and sent again at the next sweep, whatever its kind. For work
+whose task may be lost without a refusal (a process killed between commit and send, a worker
+killed mid-task, a broker that lost its queues), the sweeper also looks for the work itself:
+replies not handed over, archive items not journalled, and whatever other module registers a
+source with `sweep_source` (for example inbound events not yet turned into messages). A source
+returns the (task name, arguments) pairs to send again; it is called with the sweep's time and
+the time before which work without progress counts as lost.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import shared_task
+from flask import current_app
 from sqlalchemy import or_, select, text
 
 from archiving.journal import lease
@@ -13,7 +27,7 @@ from archiving.models import ArchiveItem, ArchiveState
 from channels.interfaces import mark_unconfirmed
 from inbox.db import enqueue
 from inbox.extensions import db
-from inbox.models import DeliveryStatus, Message
+from inbox.models import DeliveryStatus, Message, UnsentTask
 from inbox.models.base import utcnow
 from inbox.models.conversations import UNSENT_SQL
 from inbox.services import outbound
@@ -21,14 +35,34 @@ from inbox.services import outbound
 log = logging.getLogger(__name__)
 UNSENT = text(f"message.{UNSENT_SQL}")
 
-# Work older than this without progress is assumed lost (broker down, worker killed).
+# Work older than this (SWEEP_STALE_SECONDS) without progress is assumed lost (broker down
+# at commit time, worker killed).
 STALE = timedelta(minutes=2)
+
+SweepSource = Callable[[datetime, datetime], list[tuple[str, tuple[Any, ...]]]]
+SOURCES: dict[str, SweepSource] = {}
+
+
+def sweep_source(name: str) -> Callable[[SweepSource], SweepSource]:
+    """Register `fn(now, stale)` -> [(task name, args)]: work whose task may have been lost.
+    Each source is reported under `name` in the sweep's result."""
+
+    def register(fn: SweepSource) -> SweepSource:
+        SOURCES[name] = fn
+        return fn
+
+    return register
+
+
+def stale_before(now: datetime) -> datetime:
+    seconds = current_app.config.get("SWEEP_STALE_SECONDS")
+    return now - (timedelta(seconds=seconds) if seconds is not None else STALE)
 
 
 @shared_task(name="servicetorg.housekeeping.sweep")
 def sweep() -> dict[str, int]:
     now = utcnow()
-    stale = now - STALE
+    stale = stale_before(now)
     abandoned = _take_back_abandoned_sends(now)
     messages = db.session.scalars(
         select(Message.id)
@@ -71,8 +105,27 @@ def sweep() -> dict[str, int]:
     ).all()
     for iid in items:
         enqueue("servicetorg.archiving.journal", iid)
+    counts = {"messages": len(messages), "abandoned": len(abandoned), "archive_items": len(items)}
+    counts["unsent_tasks"] = _resend_unsent()
+    for name, source in SOURCES.items():
+        found = source(now, stale)
+        for task_name, args in found:
+            enqueue(task_name, *args)
+        counts[name] = len(found)
     db.session.commit()
-    return {"messages": len(messages), "abandoned": len(abandoned), "archive_items": len(items)}
+    return counts
+
+
+def _resend_unsent() -> int:
+    """Tasks the broker refused after their commit: queued again (sent after this commit; if
+    the broker refuses again they are written down again)."""
+    rows = db.session.scalars(
+        select(UnsentTask).order_by(UnsentTask.id).limit(500).with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        enqueue(row.name, *row.args, **row.kwargs)
+        db.session.delete(row)
+    return len(rows)
 
 
 def _take_back_abandoned_sends(now: datetime) -> list[int]:

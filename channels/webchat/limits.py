@@ -1,7 +1,8 @@
 """Rate limits for the public chat API, per visitor token and per IP address (Flask-Limiter).
 
 Counters live in Redis when REDIS_URL is set (shared by every web process), in memory
-otherwise. Limit strings are read from the config on each request.
+otherwise. Limit strings are read from the config on each request. With Redis down the limits
+fall back to memory (per process) until it is back; a limiter error never fails a request.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def init_app(app: Flask) -> None:
     app.config.setdefault(
         "RATELIMIT_KEY_PREFIX", f"servicetorg:{app.config.get('CELERY_QUEUE_PREFIX', '')}"
     )
+    if app.config.get("REDIS_URL"):
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        # A dead Redis costs milliseconds (redis-py waits forever by default).
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+        )
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
 
 

@@ -14,7 +14,7 @@ from inbox.models.conversations import (
     MessageRevision,
 )
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
-from inbox.models.realtime import ConversationPresence, RealtimeEvent
+from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
 __all__ = [
@@ -42,5 +42,6 @@ __all__ = [
     "Team",
     "TeamMember",
     "Tenant",
+    "UnsentTask",
     "User",
 ]

@@ -1,12 +1,13 @@
 """Real-time plumbing kept in the database: the event log the SSE stream polls when there is
-no Redis (embedded mode), and "who is typing a reply" presence with an expiry."""
+no Redis (embedded mode, or Redis down), "who is typing a reply" presence with an expiry, and
+the tasks the broker did not take after a commit (sent again by the sweeper)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, text
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inbox.extensions import db
@@ -16,7 +17,8 @@ from inbox.models.base import JSONType, UTCDateTime, utcnow
 class RealtimeEvent(db.Model):
     """A tenant-scoped change notice (new message, assignment, status change, typing).
 
-    Only written when REDIS_URL is unset; rows older than a few minutes are pruned."""
+    Written when REDIS_URL is unset, or when Redis could not take an event; rows older than a
+    few minutes are pruned."""
 
     __table_args__ = (Index("ix_realtime_event_tenant", "tenant_id", "id"),)
 
@@ -59,3 +61,14 @@ def _queue_indexes() -> None:
 
 
 _queue_indexes()
+
+
+class UnsentTask(db.Model):
+    """A task queued after a commit that the broker did not take (it was down); the sweeper
+    sends it again and deletes the row. Tasks are idempotent, so sending twice is harmless."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -259,6 +259,9 @@ def update_delivery_status(
     if status.rank < current.rank:
         return False
     message.delivery_status = status
+    if status.rank >= DeliveryStatus.SENT.rank and status not in _FINAL:
+        # It is out: what an earlier attempt left (a lost answer, a refusal) no longer applies.
+        message.error_code = message.error_message = None
     if error_code is not None:
         message.error_code = error_code
     if error_message is not None:

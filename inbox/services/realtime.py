@@ -5,12 +5,18 @@ note new messages and changed conversations; when the transaction commits we pub
 scoped to their tenant. With REDIS_URL set they go through Redis pub/sub (so every web process
 sees them); without Redis (embedded mode) they are written to the `realtime_event` table in the
 same transaction and the SSE stream polls it. A rolled-back transaction publishes nothing.
+
+Redis going away degrades to the database: events that cannot be published are written to
+`realtime_event` (publishing never fails the request, whose data is committed), and a stream
+whose Redis fails polls that table from where it started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +30,7 @@ from inbox.extensions import db
 from inbox.models import Conversation, Direction, Message, RealtimeEvent
 from inbox.models.base import utcnow
 
+log = logging.getLogger(__name__)
 _PENDING = "servicetorg.realtime.pending"
 _installed = False
 KEEP_EVENTS = timedelta(minutes=5)
@@ -114,9 +121,33 @@ def _publish(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending or not _uses_redis():
         return
-    client = redis_client()
-    for tenant_id, payload in pending:
-        client.publish(channel_name(tenant_id), json.dumps(payload))
+    try:
+        if time.monotonic() < current_app.extensions.get(_DOWN_UNTIL, 0.0):
+            raise ConnectionError("Redis failed moments ago; not tried")
+        client = redis_client()
+        while pending:
+            tenant_id, payload = pending[0]
+            client.publish(channel_name(tenant_id), json.dumps(payload))
+            pending.pop(0)
+    except Exception as exc:  # noqa: BLE001 (the data is committed: degrade, never fail)
+        current_app.extensions[_DOWN_UNTIL] = time.monotonic() + REDIS_PAUSE_SECONDS
+        log.warning(
+            "realtime: Redis unavailable (%s); %d events kept for polling", exc, len(pending)
+        )
+        _store_unpublished(pending)
+
+
+def _store_unpublished(pending: list[tuple[int, dict[str, Any]]]) -> None:
+    """Events Redis did not take, written where polling streams find them (own transaction:
+    the request's has committed)."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                RealtimeEvent.__table__.insert(),
+                [{"tenant_id": t, "payload": p, "created_at": utcnow()} for t, p in pending],
+            )
+    except Exception as exc:  # noqa: BLE001 (a notice lost; pages still reload on their own)
+        log.warning("realtime: %d events lost: %s", len(pending), exc)
 
 
 def _drop(session: Session, previous_transaction: SessionTransaction) -> None:
@@ -137,13 +168,24 @@ def channel_name(tenant_id: int) -> str:
     return f"servicetorg:{namespace()}:events:{tenant_id}"
 
 
+_DOWN_UNTIL = "servicetorg.redis.down_until"
+REDIS_PAUSE_SECONDS = 2.0  # after a failure, publishing skips Redis this long
+# A dead Redis must cost milliseconds per request, not the client's default of no timeout.
+REDIS_CONNECT_TIMEOUT = 0.5
+REDIS_TIMEOUT = 2.0
+
+
 def redis_client() -> Any:
     import redis
 
     ext = current_app.extensions
     if "servicetorg.redis" not in ext:
         ext["servicetorg.redis"] = redis.Redis.from_url(
-            current_app.config["REDIS_URL"], decode_responses=True
+            current_app.config["REDIS_URL"],
+            decode_responses=True,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=REDIS_TIMEOUT,
+            health_check_interval=30,
         )
     return ext["servicetorg.redis"]
 
@@ -160,10 +202,6 @@ def events_for(
     """Subscribe now (so nothing committed after this call is missed) and return an iterator
     of (event id, payload) for these tenants for `seconds`; (None, None) is a heartbeat,
     roughly every `poll` seconds, so the caller can write a keep-alive."""
-    if _uses_redis():
-        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(*(channel_name(t) for t in tenant_ids))
-        return _from_redis(pubsub, seconds, poll)
     # Short-lived connections of its own: a stream never holds one between polls, and never
     # touches the request's session.
     with db.engine.begin() as conn:
@@ -172,20 +210,40 @@ def events_for(
             last = int(last_event_id)
         else:
             last = conn.scalar(select(func.max(RealtimeEvent.id))) or 0
+    if _uses_redis():
+        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(*(channel_name(t) for t in tenant_ids))
+        except Exception as exc:  # noqa: BLE001 (degrade to polling)
+            log.warning("realtime: Redis unavailable (%s); the stream polls the database", exc)
+            pubsub.close()
+        else:
+            return _from_redis(pubsub, tenant_ids, last, seconds, poll)
     return _from_database(tenant_ids, last, seconds, poll)
 
 
-def _from_redis(pubsub: Any, seconds: float, poll: float) -> Events:
+def _from_redis(
+    pubsub: Any, tenant_ids: list[int], last: int, seconds: float, poll: float
+) -> Events:
+    """Redis's events; should Redis fail, the database's from `last` (where publishers that
+    could not reach Redis wrote theirs)."""
     deadline = time.monotonic() + seconds
     try:
         while (left := deadline - time.monotonic()) > 0:
-            msg = pubsub.get_message(timeout=min(poll, left))
+            try:
+                msg = pubsub.get_message(timeout=min(poll, left))
+            except Exception as exc:  # noqa: BLE001 (degrade to polling)
+                log.warning("realtime: Redis lost (%s); the stream polls the database", exc)
+                break
             if msg is None:
                 yield None, None
             elif msg.get("type") == "message":
                 yield None, json.loads(msg["data"])
     finally:
-        pubsub.close()
+        with contextlib.suppress(Exception):  # a dead connection needs no goodbye
+            pubsub.close()
+    if (left := deadline - time.monotonic()) > 0:
+        yield from _from_database(tenant_ids, last, left, poll)
 
 
 def _from_database(tenant_ids: list[int], last: int, seconds: float, poll: float) -> Events:
