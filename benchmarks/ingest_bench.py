@@ -50,14 +50,15 @@ from ingest_setup import (  # noqa: E402
     TOKEN_ENV,
     Postgres,
     RedisDbs,
+    Servers,
     Sqlite,
+    beat_cmd,
     celery_cmd,
     children,
     clean_env,
     free_port,
     gunicorn_cmd,
     http_ok,
-    process,
     pss_kib,
     run_seed,
     tree,
@@ -86,6 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="--concurrency=2",
         help="extra arguments of the production `celery worker` (default: %(default)s)",
     )
+    p.add_argument("--beat", action="store_true", help="also run Celery beat (the sweeper)")
     p.add_argument("--drain-timeout", type=float, default=120, help="wait for a backlog (s)")
     p.add_argument("--no-embedded", action="store_true", help="skip (d)")
     p.add_argument("--profile", action="store_true", help="py-spy the web workers during (b)")
@@ -209,6 +211,7 @@ def burst(target: Target, spec: dict[str, Any], expected: int, give_up: float) -
         "e2e_seconds": seconds,
         "msgs_per_s": expected / seconds if seconds else None,
         "exact": rows == expected and distinct == expected,
+        "gave_up_after_s": None if done_at else give_up,
     }
 
 
@@ -321,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.rounds <= 15:
         raise SystemExit("--rounds: 1 to 15")
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     meta: dict[str, Any] = {**machine(), "load_before": os.getloadavg()}
     meta["started"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     meta["command"] = "python benchmarks/ingest_bench.py " + " ".join(
@@ -357,23 +361,30 @@ def main(argv: list[str] | None = None) -> int:
         app_account = run_seed(prod_env)
         emb_account = None if args.no_embedded else run_seed(emb_env)
 
-        def serve(name: str, cmd: list[str], env: dict[str, str], sig: int) -> Any:
+        servers = Servers()
+        stack.callback(servers.stop)
+
+        def serve(name: str, cmd: list[str], env: dict[str, str]) -> Any:
             log = tmp / f"{name}.log"
-            return stack.enter_context(process(cmd, env, log, sig)), log
+            # gunicorn stops at once on SIGINT (SIGTERM waits for requests); Celery on SIGTERM.
+            sig = signal.SIGINT if "gunicorn" in cmd else signal.SIGTERM
+            return servers.start(cmd, env, log, sig), log
 
         ceiling_cmd = gunicorn_cmd(args, port_c, "ingest_ceiling:app", "--pythonpath", str(HERE))
-        c_proc, c_log = serve("ceiling", ceiling_cmd, clean_env(), signal.SIGINT)
-        a_proc, a_log = serve("app", gunicorn_cmd(args, port_a, "inbox.wsgi:app"), prod_env, 2)
+        c_proc, c_log = serve("ceiling", ceiling_cmd, clean_env())
+        a_proc, a_log = serve("app", gunicorn_cmd(args, port_a, "inbox.wsgi:app"), prod_env)
         w_extra = args.worker_args.split()
-        w_proc, w_log = serve("worker", celery_cmd(prefix, "bench", *w_extra), prod_env, 15)
+        w_proc, w_log = serve("worker", celery_cmd(prefix, "bench", *w_extra), prod_env)
+        if args.beat:
+            serve("beat", beat_cmd(tmp / "celerybeat-schedule"), prod_env)
         waits = [(port_c, c_log, "bare Flask"), (port_a, a_log, "the app")]
         worker_logs = [w_log]
         emb = None
         if emb_account is not None:
             e_cmd = gunicorn_cmd(args, port_e, "inbox.wsgi:app")
-            e_proc, e_log = serve("embedded", e_cmd, emb_env, signal.SIGINT)
+            e_proc, e_log = serve("embedded", e_cmd, emb_env)
             ew_cmd = celery_cmd(prefix, "bench-embedded", "--pool=solo")
-            _, ew_log = serve("embedded-worker", ew_cmd, emb_env, signal.SIGTERM)
+            _, ew_log = serve("embedded-worker", ew_cmd, emb_env)
             waits.append((port_e, e_log, "the embedded app"))
             worker_logs.append(ew_log)
             sqlite = Sqlite(tmp / "embedded" / "servicetorg.db")
@@ -400,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             postgres=pg.version(),
             redis=rdb.version,
             gunicorn=f"gthread, {args.web_workers} workers x {args.threads} threads",
-            worker_args=args.worker_args,
+            worker_args=args.worker_args + (" (and beat)" if args.beat else ""),
             memory={"web_kib": web, "worker_kib": worker},
         )
     summary: Summary = summarise(rounds)
@@ -412,4 +423,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, database dropped, Redis emptied", file=sys.stderr)
+        sys.exit(130)

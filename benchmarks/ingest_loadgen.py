@@ -172,21 +172,27 @@ class _Pool:
     idle: list[_Conn] = field(default_factory=list)
     sem: asyncio.Semaphore | None = None
 
-    async def request(self, raw: bytes) -> int:
-        """Status code, or -1 for a timeout and -2 for a connection error. A keep-alive
-        connection the server closed before it read anything is replaced once."""
+    async def request(self, raw: bytes, due: float | None = None) -> int:
+        """Status code, or -1 for a timeout and -2 for a connection error. The timeout runs
+        from `due` (when the request should have been sent; default now), so a request that
+        waited that long for a free connection is not sent at all. A keep-alive connection
+        the server closed before it answered anything is replaced once."""
+        deadline = (time.perf_counter() if due is None else due) + self.timeout
         if self.sem is None:
             self.sem = asyncio.Semaphore(self.size)
         async with self.sem:
             for attempt in (0, 1):
-                conn = self.idle.pop() if self.idle else None
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    return -1
+                conn = self._idle_conn()
                 fresh = conn is None
                 try:
                     if conn is None:
                         _, conn = await asyncio.get_running_loop().create_connection(
                             _Conn, self.host, self.port
                         )
-                    status = await asyncio.wait_for(conn.send(raw), self.timeout)
+                    status = await asyncio.wait_for(conn.send(raw), remaining)
                 except TimeoutError:
                     if conn is not None:
                         conn.close()
@@ -199,6 +205,15 @@ class _Pool:
                     self.idle.append(conn)
                 return status
         return -2
+
+    def _idle_conn(self) -> _Conn | None:
+        """The most recently used open connection; those the server closed (gunicorn ends
+        idle keep-alive connections after 2 s) are dropped."""
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed:
+                return conn
+        return None
 
     def close(self) -> None:
         for conn in self.idle:
@@ -263,7 +278,7 @@ async def run_rate(spec: dict[str, Any], reqs: list[bytes]) -> dict[str, Any]:
     started_at, start = time.time(), time.perf_counter()
 
     async def one(raw: bytes, due: float) -> None:
-        status = await pool.request(raw)
+        status = await pool.request(raw, due)
         statuses.append(status)
         # A timed-out request counts as taking the whole timeout (it took at least that).
         latencies.append(time.perf_counter() - due if status != -1 else spec["timeout"])

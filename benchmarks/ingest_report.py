@@ -214,6 +214,7 @@ def _exact_note(rounds: list[Round]) -> str:
         return f"exactly {rounds[0].burst['expected']:,} rows, no twins, in every round"
     bad = [
         f"round {i}: {r.burst['rows']:,} rows, {r.burst['distinct']:,} distinct"
+        + (f", incomplete after {given:g} s" if (given := r.burst.get("gave_up_after_s")) else "")
         for i, r in enumerate(rounds, 1)
         if not r.burst["exact"]
     ]

@@ -13,14 +13,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "BENCH_TWILIO_TOKEN"  # noqa: S105 - the NAME of the variable holding the token
 NUMBER = "+4740000000"
-QUEUES = ("inbound", "outbound", "archiving", "default")
+try:  # the queues `servicetorg run` has its worker consume, so new ones are included
+    from inbox.cli import QUEUE_NAMES as QUEUES
+except ImportError:  # pragma: no cover
+    QUEUES = ("inbound", "outbound", "archiving", "default")
 # The webhook's messages, counted by the MessageSid prefix of a phase ("SM" = all of them).
 COUNT_SQL = (
     "SELECT count(*), count(DISTINCT provider_message_id) FROM message "
@@ -43,25 +46,36 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def process(
-    cmd: list[str], env: dict[str, str], log: Path, stop_signal: int = signal.SIGTERM
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A server in a process group of its own; the group is stopped (then killed) on exit."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(  # noqa: S603
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group: also workers left behind
-        proc.wait(5)
+class Servers:
+    """The servers of a run, each in a process group of its own. On exit all are told to stop
+    at once, and whatever is left of a group after 10 s is killed."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[subprocess.Popen[bytes], int]] = []
+
+    def start(
+        self, cmd: list[str], env: dict[str, str], log: Path, stop_signal: int = signal.SIGTERM
+    ) -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(  # noqa: S603
+                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.procs.append((proc, stop_signal))
+        return proc
+
+    def stop(self) -> None:
+        for proc, stop_signal in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, stop_signal)
+        deadline = time.monotonic() + 10
+        for proc, _ in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+        for proc, _ in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group: also workers left behind
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
 
 
 def gunicorn_cmd(args: Any, port: int, app: str, *extra: str) -> list[str]:
@@ -82,6 +96,11 @@ def gunicorn_cmd(args: Any, port: int, app: str, *extra: str) -> list[str]:
         *extra,
         app,
     ]
+
+
+def beat_cmd(schedule: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "celery", "-A", "workers.worker_app", "beat"]
+    return [*cmd, "--loglevel=WARNING", "-s", str(schedule)]
 
 
 def celery_cmd(prefix: str, name: str, *extra: str) -> list[str]:
