@@ -215,37 +215,31 @@ def burst(target: Target, spec: dict[str, Any], expected: int, give_up: float) -
     }
 
 
-def profile_start(pids: list[int], seconds: float, tmp: Path) -> list[subprocess.Popen[bytes]]:
+def profile_start(pids: list[int], tmp: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each web worker, sampling Python code that holds the GIL (is on the CPU)."""
     exe = Path(sys.executable).parent / "py-spy"
     if not exe.exists():
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     procs = []
     for pid in pids:
-        cmd = [str(exe), "record", "--pid", str(pid), "--duration", str(int(seconds + 0.999))]
-        cmd += [
-            "--rate",
-            "100",
-            "--gil",
-            "--format",
-            "raw",
-            "--output",
-            str(tmp / f"spy-{pid}.txt"),
-        ]
+        out = tmp / f"spy-{pid}.txt"
+        cmd = [str(exe), "record", "--pid", str(pid), "--rate", "100", "--gil"]
+        cmd += ["--format", "raw", "--output", str(out)]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # noqa: S603
     return procs
 
 
-def profile_collect(procs: list[subprocess.Popen[bytes]], tmp: Path) -> str:
-    lines: list[str] = []
+def profile_stop(procs: list[subprocess.Popen[bytes]], tmp: Path) -> str:
+    """Stop py-spy as Ctrl-C does (it then writes its file) and return the collapsed stacks."""
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
     for proc in procs:
         try:
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    for path in tmp.glob("spy-*.txt"):
-        lines += path.read_text(errors="replace").splitlines()
-    return "\n".join(lines)
+    return "\n".join(p.read_text(errors="replace") for p in sorted(tmp.glob("spy-*.txt")))
 
 
 def run_rounds(
@@ -265,16 +259,13 @@ def run_rounds(
         got: dict[str, Any] = {}
         print(f"round {r + 1}/{args.rounds}", flush=True)
         order = [ceiling, app] if r % 2 == 0 else [app, ceiling]
+        # py-spy samples the app's workers through (b) of the first round, max rate and latency.
+        spy = profile_start(children(app.proc.pid), tmp) if args.profile and r == 0 else []
         for target in order:  # max accepted/s
             phase = (PH_CEILING if target is ceiling else PH_APP_MAX) << 4 | r
             spec = target.spec(args, token, mode="max", phase=phase, count=max_count)
             spec["seconds"] = args.max_seconds
-            spy = []
-            if args.profile and r == 0 and target is app:
-                spy = profile_start(children(app.proc.pid), args.max_seconds + 2, tmp)
             got[f"{target.name}_max"] = generate(spec)
-            if spy:
-                stacks = profile_collect(spy, tmp)
             got[f"{target.name}_max"]["drain_s"] = drain_app() if target is app else 0.0
         for target in order:  # latency at a fixed offered rate
             phase = (PH_CEILING if target is ceiling else PH_APP_RATE) << 4 | r
@@ -282,6 +273,8 @@ def run_rounds(
             spec["rate"], spec["seconds"] = args.rate, args.rate_seconds
             got[f"{target.name}_rate"] = generate(spec)
             got[f"{target.name}_rate"]["drain_s"] = drain_app() if target is app else 0.0
+        if spy:
+            stacks = profile_stop(spy, tmp)
         spec = app.spec(args, token, mode="burst", phase=PH_BURST << 4 | r, count=args.burst)
         spec["give_up_seconds"] = args.burst_timeout
         got["burst"] = burst(app, spec, args.burst, args.burst_timeout)
@@ -307,12 +300,12 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     commit = subprocess.run(  # noqa: S603
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],  # noqa: S607
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h (%cd)", "--date=short"],  # noqa: S607
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
-    return {"cores": os.cpu_count(), "cpu": model, "commit": commit[:90]}
+    return {"cores": os.cpu_count(), "cpu": model, "commit": commit}
 
 
 def _interrupt(*_args: object) -> None:

@@ -230,7 +230,9 @@ def _frame(frame: str, root: Path) -> str:
     return re.sub(r"\(\S*/site-packages/", "(", frame)
 
 
-def hot_spots(stacks: str, root: Path, top: int = 5) -> tuple[list[tuple[float, str]], ...]:
+def hot_spots(
+    stacks: str, root: Path, top: int = 5
+) -> tuple[list[tuple[float, str]], list[tuple[float, str]], int]:
     """From py-spy's raw (collapsed) output: the functions with the most samples on top of the
     stack (self time), and the project's own functions with the most samples anywhere in the
     stack (inclusive time), as shares of all samples."""
@@ -247,18 +249,20 @@ def hot_spots(stacks: str, root: Path, top: int = 5) -> tuple[list[tuple[float, 
             if re.search(r"\((inbox|channels|workers|archiving)/", frame):
                 inclusive[frame] += n
     if not total:
-        return [], []
+        return [], [], 0
     return (
         [(n / total, f) for f, n in own.most_common(top)],
         [(n / total, f) for f, n in inclusive.most_common(top)],
+        total,
     )
 
 
 def render_profile(stacks: str, root: Path) -> list[str]:
-    own, inclusive = hot_spots(stacks, root)
+    own, inclusive, total = hot_spots(stacks, root)
     lines = [
-        "Profile (py-spy --gil: samples of Python code on the CPU, 100/s, both web workers, during "
-        "the app's max-rate run of round 1). Top five hot spots by self time:",
+        "Profile (py-spy --gil: samples of Python code on the CPU, 100/s, both web workers, "
+        f"through the app's max-rate and latency runs of round 1; {total:,} samples). Top five "
+        "hot spots by self time:",
         "",
     ]
     lines += [f"1. {share * 100:.1f} % `{name}`" for share, name in own]

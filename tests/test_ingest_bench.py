@@ -169,7 +169,8 @@ def test_hot_spots_from_py_spy_collapsed_stacks():
             "parse (/venv/lib/python3.11/site-packages/werkzeug/formparser.py:5) 30",
         ]
     )
-    own, inclusive = report.hot_spots(stacks, Path("/src"))
+    own, inclusive, total = report.hot_spots(stacks, Path("/src"))
+    assert total == 100
     assert own == [
         (0.7, "execute (sqlalchemy/orm/session.py)"),
         (0.3, "parse (werkzeug/formparser.py)"),
