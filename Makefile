@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-ingest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Ingest benchmark (benchmarks/ingest_bench.py): starts and stops its own servers on loopback,
+# about 10 minutes; e.g. make bench-ingest BENCH_ARGS="--burst 2000 --label before".
+bench-ingest: $(STAMP)
+	$(BIN)/python benchmarks/ingest_bench.py $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
