@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, select, tuple_
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
@@ -528,7 +528,7 @@ def _touch(created: list[_Item]) -> None:
         return
     t = Conversation.__table__
     c = t.c
-    reopen = c.status.in_(_REOPEN)
+    reopen = or_(*(c.status == s for s in _REOPEN))  # not IN: executemany binds no lists
     thread_closed = and_(c.status == ConversationStatus.CLOSED, c.thread_key.is_not(None))
     when = UTCDateTime()
     stmt = (
