@@ -274,6 +274,8 @@ def test_matching_is_its_own_task_after_the_commit(factory, tasks) -> None:  # t
 
 
 def test_a_rolled_back_batch_sends_nothing(factory, tasks) -> None:  # type: ignore[no-untyped-def]
+    """Nothing is stored either: on SQLite a savepoint released outside a transaction commits
+    (the driver issues no BEGIN), which is how a rolled-back ingest used to keep its rows."""
     account = loaded(factory.channel(factory.tenant(), ChannelKind.SMS))
     tasks.sent.clear()
     ingest_many([(account, sms(1))])
