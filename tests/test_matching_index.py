@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, text
 
+from inbox.cli import use_migrations
 from inbox.extensions import db
 from inbox.models import ChannelKind, Contact, IdentityKind
 from inbox.services import matching
@@ -97,6 +98,7 @@ def test_matching_uses_the_index_among_many_contacts(factory) -> None:  # type: 
 def test_the_migration_fills_the_columns_of_existing_contacts(base_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'before.db'}"
     app = make_app({**base_config, "DATABASE_URL": url, "REDIS_URL": None})
+    use_migrations(app)
     migrations = app.extensions["migrate"].directory
     with app.app_context():
         script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
