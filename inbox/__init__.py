@@ -15,7 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Reads configuration and binds extensions; opens no connection."""
     from inbox import config, logredact, security, web
     from inbox import db as dbmod
-    from inbox.extensions import babel, csrf, db, login_manager, migrate
+    from inbox.extensions import babel, csrf, db, login_manager
     from inbox.i18n import compile_catalogues, select_locale
     from workers.celery_app import celery_init_app
 
@@ -34,7 +34,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     dbmod.install_listeners()
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compile_catalogues(app))

@@ -7,6 +7,7 @@ a poll that overlaps a push, or two deliveries racing each other store the messa
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,18 +17,15 @@ from sqlalchemy.exc import IntegrityError
 
 from inbox.extensions import db
 from inbox.models import (
-    Attachment,
     ChannelAccount,
     Contact,
     ContactIdentity,
-    Conversation,
-    ConversationStatus,
     DeliveryStatus,
-    Direction,
     IdentityKind,
     Message,
 )
 from inbox.models.base import utcnow
+from inbox.services import ingest_batch
 
 log = logging.getLogger(__name__)
 
@@ -68,81 +66,21 @@ def find_message(account_id: int, provider_message_id: str) -> Message | None:
 
 def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, bool]:
     """Store an inbound message; returns (message, created). Flushes, never commits."""
-    if inbound.provider_message_id:
-        existing = find_message(account.id, inbound.provider_message_id)
-        if existing is not None:
-            return existing, False
-    contact, new_contact = _find_or_create_contact(
-        account.tenant_id, inbound.identity_kind, inbound.identity_value, inbound.contact_name
-    )
-    conversation = _conversation_for(account, contact, inbound)
-    message = Message(
-        tenant_id=account.tenant_id,
-        conversation_id=conversation.id,
-        channel_account_id=account.id,
-        direction=Direction.INBOUND,
-        contact_id=contact.id,
-        body=inbound.body,
-        provider_message_id=inbound.provider_message_id,
-        provider_parent_id=inbound.provider_parent_id,
-        delivery_status=DeliveryStatus.RECEIVED,
-        sent_at=inbound.sent_at or utcnow(),
-        meta=inbound.meta,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-            db.session.flush()
-    except IntegrityError:
-        # A concurrent delivery of the same provider id won the race.
-        if not inbound.provider_message_id:
-            raise
-        existing = find_message(account.id, inbound.provider_message_id)
-        if existing is None:
-            raise
-        return existing, False
-    for att in inbound.attachments:
-        db.session.add(
-            Attachment(
-                tenant_id=account.tenant_id,
-                message_id=message.id,
-                filename=att.filename,
-                content_type=att.content_type,
-                size=len(att.data or b""),
-                sha256=att.sha256,
-                provider_url=att.provider_url,
-                data=att.data,
-            )
-        )
-    _touch_inbound(conversation, message)
-    db.session.flush()
-    if new_contact:
-        _suggest_matches(contact)
-    return message, True
+    return ingest_many([(account, inbound)])[0]
 
 
 def ingest_many(
-    items: list[tuple[ChannelAccount, InboundMessage]],
+    items: Sequence[tuple[ChannelAccount, InboundMessage]],
 ) -> list[tuple[Message, bool]]:
     """Store several inbound messages in one transaction, in the order given (the order they
     arrived); returns (message, created) for each item, in the same order. Flushes, never
-    commits. Messages of one conversation keep their relative order."""
-    return [ingest(account, inbound) for account, inbound in items]
+    commits. Messages of one conversation keep their relative order.
 
-
-def _suggest_matches(contact: Contact) -> None:
-    """Someone new: is it a citizen already known from another channel? Only a suggestion
-    for the caseworker (nothing is merged silently), made in the same transaction so it
-    cannot be lost; a failure here never costs the message."""
-    from inbox.services import matching
-
-    if not matching.has_match_keys(contact):
-        return
-    try:
-        with db.session.begin_nested():
-            matching.suggest_for_contact(contact.id)
-    except Exception:  # noqa: BLE001 - logged; the message matters more than the suggestion
-        log.exception("contact matching failed for contact %s", contact.id)
+    Set-based (inbox/services/ingest_batch.py): a fixed number of statements whatever the
+    size of the batch, no savepoints. A provider id already stored (or given twice in the
+    batch) returns the stored message with created=False. Realtime events and contact matching
+    for what was created go out after the commit."""
+    return ingest_batch.store(items)
 
 
 def contact_for_identity(
@@ -185,61 +123,6 @@ def _find_or_create_contact(
         # Someone created the same identity at the same moment; use theirs.
         return _find_or_create_contact(tenant_id, kind, value, name)
     return contact, True
-
-
-def _conversation_for(
-    account: ChannelAccount, contact: Contact, inbound: InboundMessage
-) -> Conversation:
-    q = select(Conversation).where(Conversation.channel_account_id == account.id)
-    if inbound.thread_key:
-        q = q.where(Conversation.thread_key == inbound.thread_key)
-    else:
-        q = q.where(
-            Conversation.contact_id == contact.id,
-            Conversation.thread_key.is_(None),
-            Conversation.status != ConversationStatus.CLOSED,
-            Conversation.merged_into_id.is_(None),
-        )
-    conv = db.session.scalar(q.order_by(Conversation.id.desc()).limit(1))
-    while conv is not None and conv.merged_into_id is not None:
-        # A thread merged into another conversation continues there.
-        conv = db.session.get(Conversation, conv.merged_into_id)
-    if conv is not None:
-        return conv
-    conv = Conversation(
-        tenant_id=account.tenant_id,
-        contact_id=contact.id,
-        channel_account_id=account.id,
-        thread_key=inbound.thread_key,
-        team_id=account.team_id,
-        subject=inbound.subject,
-        status=ConversationStatus.OPEN,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(conv)
-            db.session.flush()
-    except IntegrityError:
-        if not inbound.thread_key:
-            raise
-        return _conversation_for(account, contact, inbound)
-    return conv
-
-
-def _touch_inbound(conv: Conversation, message: Message) -> None:
-    now = utcnow()
-    conv.last_activity_at = now
-    conv.last_inbound_at = message.sent_at
-    conv.has_unread = True
-    if conv.waiting_since is None:
-        conv.waiting_since = message.sent_at
-    if conv.status in (ConversationStatus.SNOOZED, ConversationStatus.PENDING):
-        conv.status = ConversationStatus.OPEN
-        conv.snoozed_until = None
-    if conv.status is ConversationStatus.CLOSED and conv.thread_key:
-        # A comment thread lives on; a new comment reopens it.
-        conv.status = ConversationStatus.OPEN
-        conv.closed_at = None
 
 
 _FINAL = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)

@@ -9,11 +9,9 @@ again. Self-contained on purpose; a general merge service may replace `_merge`/`
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from inbox.db import enqueue
@@ -30,36 +28,16 @@ from inbox.models import (
     User,
 )
 from inbox.models.base import utcnow
+from inbox.normalise import normalise_email, normalise_name, normalise_phone
 from inbox.services import audit, merging
 
+__all__ = ["normalise_email", "normalise_name", "normalise_phone"]
+
 TASK = "servicetorg.default.match_contacts"
-_PHONE_JUNK = re.compile(r"[\s().\-/]")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class MatchError(ValueError):
     """The suggestion cannot be decided that way (already decided, contact already merged)."""
-
-
-def normalise_phone(raw: str | None) -> str | None:
-    """E.164; bare 8-digit numbers are Norwegian (+47)."""
-    s = _PHONE_JUNK.sub("", raw or "")
-    if s.startswith("00"):
-        s = "+" + s[2:]
-    if re.fullmatch(r"\d{8}", s):
-        s = "+47" + s
-    return s if re.fullmatch(r"\+\d{8,15}", s) else None
-
-
-def normalise_email(raw: str | None) -> str | None:
-    s = (raw or "").strip().lower()
-    return s if _EMAIL.match(s) else None
-
-
-def normalise_name(raw: str | None) -> str | None:
-    """Case- and spacing-insensitive full name; a single word is too weak to suggest a match."""
-    s = " ".join(unicodedata.normalize("NFKC", raw or "").casefold().split())
-    return s if len(s.split(" ")) >= 2 else None
 
 
 def has_match_keys(contact: Contact) -> bool:
@@ -91,57 +69,34 @@ def _live(tenant_id: int) -> select:  # type: ignore[valid-type]
     return select(Contact).where(Contact.tenant_id == tenant_id, Contact.merged_into_id.is_(None))
 
 
+def _known_by(contact: Contact, kind: IdentityKind, values: set[str]) -> list[Contact]:
+    """Live contacts of the tenant with one of these normalised phone numbers (or e-mail
+    addresses), on the contact itself or on one of its identities: index lookups on
+    (tenant_id, phone_norm / email_norm / value_norm), never a scan of the tenant."""
+    column = Contact.phone_norm if kind is IdentityKind.PHONE else Contact.email_norm
+    ids = union(
+        select(Contact.id).where(Contact.tenant_id == contact.tenant_id, column.in_(values)),
+        select(ContactIdentity.contact_id).where(
+            ContactIdentity.tenant_id == contact.tenant_id,
+            ContactIdentity.value_norm.in_(values),
+            ContactIdentity.kind == kind,
+        ),
+    )
+    return list(db.session.scalars(_live(contact.tenant_id).where(Contact.id.in_(ids))))
+
+
 def _candidates(contact: Contact) -> Iterable[tuple[Contact, MatchReason, str]]:
     phones, emails = _keys(contact)
-    ident_q = select(ContactIdentity.contact_id).where(
-        ContactIdentity.tenant_id == contact.tenant_id
-    )
     if phones:
-        # Stored forms vary ("+47 912 34 567", "91234567"); compare normalised in Python.
-        digits = {p[-8:] for p in phones}
-        rows = db.session.scalars(
-            _live(contact.tenant_id).where(
-                or_(
-                    *[Contact.phone.like(f"%{d[-4:]}") for d in digits],
-                    Contact.id.in_(
-                        ident_q.where(
-                            ContactIdentity.kind == IdentityKind.PHONE,
-                            ContactIdentity.value.in_(phones),
-                        )
-                    ),
-                )
-            )
-        ).all()
-        for other in rows:
-            if _keys(other)[0] & phones:
-                yield other, MatchReason.CERTAIN, "phone"
+        for other in _known_by(contact, IdentityKind.PHONE, phones):
+            yield other, MatchReason.CERTAIN, "phone"
     if emails:
-        rows = db.session.scalars(
-            _live(contact.tenant_id).where(
-                or_(
-                    func.lower(func.trim(Contact.email)).in_(emails),
-                    Contact.id.in_(
-                        ident_q.where(
-                            ContactIdentity.kind == IdentityKind.EMAIL,
-                            func.lower(ContactIdentity.value).in_(emails),
-                        )
-                    ),
-                )
-            )
-        ).all()
-        for other in rows:
-            if _keys(other)[1] & emails:
-                yield other, MatchReason.CERTAIN, "email"
+        for other in _known_by(contact, IdentityKind.EMAIL, emails):
+            yield other, MatchReason.CERTAIN, "email"
     name = normalise_name(contact.name)
     if name:
-        q = _live(contact.tenant_id).where(Contact.name.is_not(None))
-        frag = max(re.findall(r"[a-z]{3,}", name), key=len, default=None)
-        if frag:  # narrow in SQL by an ASCII fragment (portable case-insensitive LIKE)
-            q = q.where(Contact.name.ilike(f"%{frag}%"))
-        rows = db.session.scalars(q).all()
-        for other in rows:
-            if normalise_name(other.name) == name:
-                yield other, MatchReason.LIKELY, "name"
+        for other in db.session.scalars(_live(contact.tenant_id).where(Contact.name_norm == name)):
+            yield other, MatchReason.LIKELY, "name"
 
 
 def suggest_for_contact(contact_id: int) -> list[ContactMatchSuggestion]:
