@@ -100,6 +100,15 @@ def _export_records_cmd() -> click.Command:
 main.add_command(_export_records_cmd())
 
 
+def _close_period_cmd() -> click.Command:
+    from archiving.adapters.embedded_period import close_period_cmd
+
+    return close_period_cmd
+
+
+main.add_command(_close_period_cmd())
+
+
 @main.command("run", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from archiving.adapters.embedded_models import RecordsCase, RecordsDocument, RecordsEntry
+from archiving.adapters.embedded_period import case_is_closed
 from archiving.interfaces import JournalRequest, Receipt, RecordsRejected
 from inbox.extensions import db
 from inbox.models import Tenant
@@ -86,6 +87,11 @@ class EmbeddedRecords:
             )
             if case is None:
                 raise RecordsRejected(f"case {request.case_number} does not exist")
+            if case_is_closed(case):
+                raise RecordsRejected(
+                    f"case {request.case_number} is closed (Avsluttet) with its period; "
+                    "journal into a new case"
+                )
             return case
         year = utcnow().year
         case = RecordsCase(
