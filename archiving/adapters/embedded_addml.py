@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from lxml import etree
 
 ADDML = "http://www.arkivverket.no/standarder/addml"
@@ -189,3 +191,26 @@ def arkivuttrekk(d: Description) -> bytes:
         props.append(("info", occurrences))
         _properties(obj, props)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+SCHEMA_FILES = (
+    "arkivstruktur.xsd",
+    "metadatakatalog.xsd",
+    "endringslogg.xsd",
+    "loependeJournal.xsd",
+    "offentligJournal.xsd",
+)
+
+
+def copy_schemas(out: Path) -> tuple[dict[str, bytes], str]:
+    """Copy Arkivverket's official XSDs from NOARK5_SCHEMA_DIR into the package."""
+    folder = current_app.config.get("NOARK5_SCHEMA_DIR")
+    if not folder:
+        return {}, "NOARK5_SCHEMA_DIR is not set"
+    missing = [n for n in SCHEMA_FILES if not (Path(folder) / n).is_file()]
+    if missing:
+        return {}, f"{folder} lacks {', '.join(missing)}"
+    schemas = {n: (Path(folder) / n).read_bytes() for n in SCHEMA_FILES}
+    for name, data in schemas.items():
+        (out / name).write_bytes(data)
+    return schemas, ""

@@ -29,9 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
 from lxml import etree
 from sqlalchemy import select
 
@@ -45,14 +43,12 @@ from archiving.adapters.embedded_models import (
 )
 from archiving.adapters.embedded_period import (
     SAKSSTATUS,
-    PeriodError,
     closed_periods,
     next_number,
     open_entries,
     period_entries,
     period_system_id,
 )
-from archiving.adapters.embedded_period import close_period as close_period_fn
 from inbox.extensions import db
 from inbox.models import Tenant
 from inbox.models.base import utcnow
@@ -120,7 +116,7 @@ def export_deposit(
     cases = sorted({e.case_id: e.case for e in entries}.values(), key=lambda c: c.id)
     ctx = _Context(tenant, utcnow(), entries, cases, period)
     out.mkdir(parents=True, exist_ok=True)
-    schemas, problem = _copy_schemas(out)
+    schemas, problem = embedded_addml.copy_schemas(out)
     ctx.files = _copy_documents(entries, out)
     xml = {
         "arkivstruktur.xml": arkivstruktur(ctx),
@@ -186,29 +182,6 @@ class _Context:
 
     def sid(self, role: str) -> str:
         return str(uuid.uuid5(ID_NS, f"{self.tenant.slug}/{role}"))
-
-
-SCHEMA_FILES = (
-    "arkivstruktur.xsd",
-    "metadatakatalog.xsd",
-    "endringslogg.xsd",
-    "loependeJournal.xsd",
-    "offentligJournal.xsd",
-)
-
-
-def _copy_schemas(out: Path) -> tuple[dict[str, bytes], str]:
-    """Copy Arkivverket's official XSDs from NOARK5_SCHEMA_DIR into the package."""
-    folder = current_app.config.get("NOARK5_SCHEMA_DIR")
-    if not folder:
-        return {}, "NOARK5_SCHEMA_DIR is not set"
-    missing = [n for n in SCHEMA_FILES if not (Path(folder) / n).is_file()]
-    if missing:
-        return {}, f"{folder} lacks {', '.join(missing)}"
-    schemas = {n: (Path(folder) / n).read_bytes() for n in SCHEMA_FILES}
-    for name, data in schemas.items():
-        (out / name).write_bytes(data)
-    return schemas, ""
 
 
 def _describe(ctx: _Context, xml: dict[str, bytes], schemas: dict[str, bytes]) -> Any:
@@ -495,59 +468,3 @@ def journal(ctx: _Context, public: bool) -> bytes:
             if hidden and not public:
                 _el(part, "skjermingMetadata", "korrespondansepartNavn")
     return _bytes(root)
-
-
-@click.command("export-records")
-@click.option("--tenant", "slug", required=True, help="The municipality's slug.")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A new (or empty) folder for the package.",
-)
-@click.option("--close-period", is_flag=True, help="Close the open period first, then export it.")
-@click.option("--by", default="", help="Who closes the period (with --close-period).")
-@click.option("--period", "number", type=int, help="The closed period to export (default: latest).")
-@click.option("--open", "open_period", is_flag=True, help="Export the open period: NOT a deposit.")
-@with_appcontext
-def export_records_cmd(
-    slug: str, out: Path, close_period: bool, by: str, number: int | None, open_period: bool
-) -> None:
-    """Export a period of a municipality's embedded records system as an arkivuttrekk."""
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise click.ClickException(f"no municipality with slug {slug!r}")
-    if sum([close_period, number is not None, open_period]) > 1:
-        raise click.ClickException("choose one of --close-period, --period and --open")
-    period = None
-    try:
-        if close_period:
-            period = close_period_fn(tenant, by)
-            db.session.commit()
-            click.echo(f"period {period.number} closed by {by}")
-        elif number is not None:
-            period = next((p for p in closed_periods(tenant) if p.number == number), None)
-            if period is None:
-                raise click.ClickException(f"{slug} has no closed period {number}")
-        summary = export_deposit(tenant, out, period=period, open_period=open_period)
-    except (ExportError, PeriodError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    what = (
-        f"deposit of closed period {summary.period}"
-        if summary.deposit
-        else f"NOT A DEPOSIT: period {summary.period} is open (its cases and entries are not "
-        "closed); close it with `servicetorg close-period` before depositing"
-    )
-    click.echo(
-        f"arkivuttrekk written to {summary.out} ({what}): {summary.cases} cases, "
-        f"{summary.entries} journal entries, {summary.files} files, "
-        f"{summary.changes} logged changes"
-    )
-    if summary.schema_problem:
-        click.echo(
-            f"WARNING: the schema files (XSD) are NOT in the package: {summary.schema_problem}. "
-            "Set NOARK5_SCHEMA_DIR to a folder of Arkivverket's official Noark 5 schemas.",
-            err=True,
-        )
-    else:
-        click.echo(f"schemas included: {', '.join(summary.schemas)}")

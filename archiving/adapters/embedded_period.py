@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import uuid
 
-import click
-from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from archiving.adapters.embedded_models import (
@@ -133,24 +131,3 @@ def close_period(tenant: Tenant, by: str) -> RecordsPeriod:
 
 def case_is_closed(case: RecordsCase) -> bool:
     return case.saksstatus in ("A", "U")
-
-
-@click.command("close-period")
-@click.option("--tenant", "slug", required=True, help="The municipality's slug.")
-@click.option("--by", required=True, help="Who closes the period (name or user name).")
-@with_appcontext
-def close_period_cmd(slug: str, by: str) -> None:
-    """Close the open period of a municipality's embedded journal, ready for a deposit."""
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise click.ClickException(f"no municipality with slug {slug!r}")
-    try:
-        period = close_period(tenant, by)
-    except PeriodError as exc:
-        raise click.ClickException(str(exc)) from exc
-    count = len(period_entries(period))
-    db.session.commit()
-    click.echo(
-        f"period {period.number} of {slug} closed by {by}: {count} journal entries Arkivert, "
-        "their cases Avsluttet; export it with `servicetorg export-records`"
-    )
