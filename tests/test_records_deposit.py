@@ -98,6 +98,7 @@ def test_closing_a_period_is_an_action_recorded_as_it_happens(app, factory, task
     assert cases == ["B"] and set(entries) <= {"J", "E"}
     assert db.session.scalars(select(RecordsChange)).all() == []
     assert not (tmp_path / "open" / "endringslogg.xml").exists()
+    assert "no endringslogg.xml" in output
 
     close(app, tenant, by="Arkivar Anne")
     cases, entries = _statuses(tenant)

@@ -94,6 +94,8 @@ def export_records_cmd(
         f"{summary.entries} journal entries, {summary.files} files, "
         f"{summary.changes} logged changes"
     )
+    if not summary.changes:
+        click.echo("no endringslogg.xml: no change has been logged for these records")
     if summary.schema_problem:
         click.echo(
             f"WARNING: the schema files (XSD) are NOT in the package: {summary.schema_problem}. "
