@@ -55,8 +55,15 @@ TILGANGSRESTRIKSJON: dict[str, tuple[str, str | None]] = {
     "KL": ("Klientsaker", None),
 }
 
-# M053 journalstatus and M082 journalposttype.
-JOURNALSTATUS = {"J": "Journalført", "E": "Ekspedert", "F": "Ferdigstilt fra saksbehandler"}
+# M053 journalstatus, M052 saksstatus and M082 journalposttype.
+JOURNALSTATUS = {
+    "J": "Journalført",
+    "E": "Ekspedert",
+    "F": "Ferdigstilt fra saksbehandler",
+    "A": "Arkivert",
+    "U": "Utgår",
+}
+SAKSSTATUS = {"B": "Under behandling", "A": "Avsluttet", "U": "Utgår"}
 JOURNALPOSTTYPE = {
     "I": "Inngående dokument",
     "U": "Utgående dokument",

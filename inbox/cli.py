@@ -104,13 +104,14 @@ main.add_command(seed_demo_cmd)
 main.add_command(seed_bench_cmd)
 
 
-def _export_records_cmd() -> click.Command:
-    from archiving.adapters.embedded_export import export_records_cmd
+def _records_cmds() -> list[click.Command]:
+    from archiving.adapters.embedded_cli import close_period_cmd, export_records_cmd
 
-    return export_records_cmd
+    return [export_records_cmd, close_period_cmd]
 
 
-main.add_command(_export_records_cmd())
+for _cmd in _records_cmds():
+    main.add_command(_cmd)
 
 
 @main.command("run", with_appcontext=False)

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RECORDS_DIR": None,  # default: <instance>/records (embedded records system)
+    # A folder of Arkivverket's official Noark 5 schemas (arkivstruktur.xsd, metadatakatalog.xsd,
+    # …); the deposit export copies them into the package. None: packages without schemas.
+    "NOARK5_SCHEMA_DIR": None,
     "CELERY_TASK_ALWAYS_EAGER": False,
     "CELERY_QUEUE_PREFIX": "",
     "SWEEP_INTERVAL_SECONDS": 60,

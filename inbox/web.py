@@ -19,6 +19,7 @@ RETRY_AFTER_SECONDS = 30  # what a provider (or browser) is told to wait with th
 
 
 def register(app: Flask) -> None:
+    from archiving.period_views import bp as periods_bp
     from archiving.triage_views import bp as triage_bp
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
@@ -46,6 +47,7 @@ def register(app: Flask) -> None:
         queue_bp,
         conversation_bp,
         records_bp,
+        periods_bp,
         triage_bp,
         webchat_bp,
         demo_bp,

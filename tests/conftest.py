@@ -65,12 +65,21 @@ def base_config(
         "REDIS_URL": redis_url,
         "CELERY_QUEUE_PREFIX": f"{RUN_ID}.",
         "RECORDS_DIR": str(instance / "records"),
+        "NOARK5_SCHEMA_DIR": _noark5_schemas(),
         "WTF_CSRF_ENABLED": False,
         # Cheap password hashes keep sign-in tests fast; production uses argon2's defaults.
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "INSTANCE_PATH": str(instance),
     }
+
+
+def _noark5_schemas() -> str | None:
+    """The official Noark 5 XSDs (../shared/standards/noark5-v5.0), for the deposit export."""
+    from tests.schemas import standards_dir
+
+    base = standards_dir()
+    return str(base / "noark5-v5.0") if base is not None else None
 
 
 def make_app(config: dict[str, Any]) -> Flask:

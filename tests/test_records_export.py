@@ -44,16 +44,20 @@ def journalled_tenant(factory, tasks):
     return tenant
 
 
-def run_cli(app, *args):
-    from archiving.adapters.embedded_export import export_records_cmd
+def run_cli(app, *args, command="export-records"):
     from inbox.cli import main
 
-    assert main.commands["export-records"] is export_records_cmd  # `servicetorg export-records`
-    return app.test_cli_runner().invoke(export_records_cmd, list(args))
+    return app.test_cli_runner().invoke(main.commands[command], list(args))
 
 
-def export(app, tenant, out):
-    result = run_cli(app, "--tenant", tenant.slug, "--out", str(out))
+def close(app, tenant, by="Arkivar Anne"):
+    result = run_cli(app, "--tenant", tenant.slug, "--by", by, command="close-period")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def export(app, tenant, out, *extra):
+    result = run_cli(app, "--tenant", tenant.slug, "--out", str(out), *extra)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -61,6 +65,7 @@ def export(app, tenant, out):
 def test_arkivuttrekk_is_schema_valid_and_complete(app, factory, tasks, tmp_path):
     tenant = journalled_tenant(factory, tasks)
     out = tmp_path / "uttrekk"
+    close(app, tenant)
     assert "3 journal entries, 3 files" in export(app, tenant, out)
 
     files = {
@@ -103,7 +108,9 @@ def test_arkivuttrekk_is_schema_valid_and_complete(app, factory, tasks, tmp_path
 
     # The ADDML description names each XML file once, with its checksum.
     described = {}
-    for obj in docs["arkivuttrekk.xml"].iterfind(".//d:dataObject/d:properties", ADDML):
+    for obj in docs["arkivuttrekk.xml"].iterfind(
+        "d:dataset/d:dataObjects/d:dataObject/d:dataObjects/d:dataObject/d:properties", ADDML
+    ):
         file = obj.find("d:property[@name='file']/d:properties", ADDML)
         name = file.findtext("d:property[@name='name']/d:value", namespaces=ADDML)
         described[name] = file.findtext(
@@ -123,11 +130,15 @@ def test_arkivuttrekk_is_schema_valid_and_complete(app, factory, tasks, tmp_path
 def test_export_refuses_an_empty_journal_or_a_used_folder(app, factory, tasks, tmp_path):
     empty = factory.tenant()
     result = run_cli(app, "--tenant", empty.slug, "--out", str(tmp_path / "x"))
+    assert result.exit_code != 0 and "no closed period" in result.output
+    result = run_cli(app, "--tenant", empty.slug, "--out", str(tmp_path / "x"), "--open")
+    assert result.exit_code != 0 and "holds no journal entries" in result.output
+    result = run_cli(app, "--tenant", empty.slug, "--by", "A", command="close-period")
     assert result.exit_code != 0 and "holds no journal entries" in result.output
     tenant = journalled_tenant(factory, tasks)
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "old.txt").write_text("x")
-    result = run_cli(app, "--tenant", tenant.slug, "--out", str(tmp_path / "used"))
+    result = run_cli(app, "--tenant", tenant.slug, "--out", str(tmp_path / "used"), "--open")
     assert result.exit_code != 0 and "is not empty" in result.output
     result = run_cli(app, "--tenant", "nope", "--out", str(tmp_path / "y"))
     assert result.exit_code != 0 and "no municipality" in result.output

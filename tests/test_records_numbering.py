@@ -46,7 +46,7 @@ def test_half_past_midnight_on_new_years_day_is_the_new_year(
     entry = db.session.scalars(select(RecordsEntry)).one()
     assert (entry.journalaar, entry.case.saksaar) == (2027, 2027)
     out = tmp_path / "uttrekk"
-    export(app, db.session.get(Tenant, item.tenant_id), out)
+    export(app, db.session.get(Tenant, item.tenant_id), out, "--open")
     assert "<journaldato>2027-01-01</journaldato>" in (out / "loependeJournal.xml").read_text()
 
 

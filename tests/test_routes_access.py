@@ -108,6 +108,8 @@ ROUTES: dict[str, str] = {
     "records.journalled": RECORDS,
     "records.retry": RECORDS,
     "records.return_item": RECORDS,
+    "periods.index": RECORDS,
+    "periods.close": RECORDS,
     "triage.flag": STAFF,
     "triage.choose": STAFF,
     "triage.reflag": STAFF,

@@ -36,6 +36,7 @@ from archiving.adapters.embedded_models import (
     RecordsDocument,
     RecordsEntry,
 )
+from archiving.adapters.embedded_period import case_is_closed
 from archiving.interfaces import JournalRequest, Receipt, RecordsRejected
 from inbox.extensions import db
 from inbox.models import Tenant
@@ -114,6 +115,11 @@ class EmbeddedRecords:
             )
             if case is None:
                 raise RecordsRejected(f"case {request.case_number} does not exist")
+            if case_is_closed(case):
+                raise RecordsRejected(
+                    f"case {request.case_number} is closed (Avsluttet) with its period; "
+                    "journal into a new case"
+                )
             return case
         case = RecordsCase(
             tenant_id=self.tenant.id,

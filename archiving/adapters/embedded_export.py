@@ -1,17 +1,21 @@
 """Arkivuttrekk: a deposit package of the embedded records system, in Arkivverket's formats.
 
-    arkivuttrekk.xml    ADDML: what the package holds, with each XML file's SHA-256
+    arkivuttrekk.xml    ADDML in the layout of Arkivverket's template (embedded_addml.py)
     arkivstruktur.xml   arkiv > arkivdel > klassifikasjonssystem > klasse > saksmappe >
                         journalpost > korrespondansepart, dokumentbeskrivelse > dokumentobjekt
-    endringslogg.xml    the changes the deposit makes (the period and its cases are closed)
+    endringslogg.xml    the change log: the changes records staff really made (embedded_period)
     loependeJournal.xml the running journal, screened fields included
     offentligJournal.xml the public journal: screened fields are replaced by *****
+    *.xsd               the official schemas, when NOARK5_SCHEMA_DIR names a folder of them
     DOKUMENT/           every file, each referenced exactly once, with its checksum
 
-A deposit closes what it holds, so the arkivdel and every case in it carry the export time as
-their avsluttetDato (the schema requires it) and endringslogg.xml records those closings. The
-records tables themselves are not changed. Every systemID is a UUID: rows carry their own;
-the arkiv, arkivdel, klassifikasjonssystem and klasse get stable UUIDs derived from the tenant.
+A deposit is of a closed period (embedded_period.close_period): its cases are Avsluttet, its
+entries Arkivert and its arkivdel Avsluttet periode, as the records tables say; the export
+changes nothing. An export of the open period is possible for inspection; it says in its
+output and in arkivuttrekk.xml that it is not a deposit (its avsluttetDato, required by the
+schema, is then the export time). Every systemID is a UUID: rows carry their own; the arkiv,
+klassifikasjonssystem and klasse get stable UUIDs derived from the tenant, the arkivdel from
+the tenant and the period's number.
 """
 
 from __future__ import annotations
@@ -20,25 +24,38 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
 from lxml import etree
 from sqlalchemy import select
 
 from archiving import noark
-from archiving.adapters.embedded_models import RecordsCase, RecordsDocument, RecordsEntry
+from archiving.adapters import embedded_addml
+from archiving.adapters.embedded_models import (
+    RecordsCase,
+    RecordsChange,
+    RecordsDocument,
+    RecordsEntry,
+    RecordsPeriod,
+)
+from archiving.adapters.embedded_period import (
+    SAKSSTATUS,
+    closed_periods,
+    next_number,
+    open_entries,
+    period_entries,
+    period_system_id,
+)
 from inbox.extensions import db
 from inbox.models import Tenant
 from inbox.models.base import utcnow
 
 N5 = "http://www.arkivverket.no/standarder/noark5/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
-ADDML = "http://www.arkivverket.no/standarder/addml"
 SYSTEM = "Servicetorg"
 SCREENED = noark.SCREENED
 ID_NS = uuid.UUID("0b6c2f55-9d3a-5a57-8c1e-6d2e1f4a7c10")
@@ -60,44 +77,102 @@ class Summary:
     entries: int
     files: int
     out: Path
+    deposit: bool  # a closed period; False: the open period, not a deposit
+    period: int  # the period's number
+    schemas: list[str] = dc_field(default_factory=list)  # the XSDs included
+    schema_problem: str = ""  # why the XSDs are not included
+    changes: int = 0
 
 
-def export_deposit(tenant: Tenant, out: Path) -> Summary:
-    """Write the tenant's whole embedded journal as an arkivuttrekk into `out` (must be new or
-    empty). Files are copied and checked against their recorded checksums."""
+def export_deposit(
+    tenant: Tenant, out: Path, *, period: RecordsPeriod | None = None, open_period: bool = False
+) -> Summary:
+    """Write a period of the tenant's embedded journal as an arkivuttrekk into `out` (must be
+    new or empty): the given closed period, else the latest closed one; with open_period the
+    open period (not a deposit). Files are copied and checked against their checksums."""
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out} is not empty")
-    entries = db.session.scalars(
-        select(RecordsEntry)
-        .where(RecordsEntry.tenant_id == tenant.id)
-        .order_by(RecordsEntry.journalaar, RecordsEntry.journalsekvensnummer)
-    ).all()
-    if not entries:
-        raise ExportError(f"the records system of {tenant.slug} holds no journal entries")
+    if open_period:
+        entries = open_entries(tenant)
+        if not entries:
+            raise ExportError(f"the open period of {tenant.slug} holds no journal entries")
+    else:
+        if period is None:
+            periods = closed_periods(tenant)
+            if not periods:
+                raise ExportError(
+                    f"{tenant.slug} has no closed period to deposit: close the period first "
+                    "(servicetorg close-period, or export-records --close-period), or export "
+                    "the open period with --open (not a deposit)"
+                )
+            period = periods[-1]
+        entries = period_entries(period)
     cases = sorted({e.case_id: e.case for e in entries}.values(), key=lambda c: c.id)
-    now = utcnow()
-    ctx = _Context(tenant, now, entries, cases)
+    ctx = _Context(tenant, utcnow(), entries, cases, period)
     out.mkdir(parents=True, exist_ok=True)
-    files = _copy_documents(entries, out)
-    ctx.files = files
+    schemas, problem = embedded_addml.copy_schemas(out)
+    ctx.files = _copy_documents(entries, out)
     xml = {
         "arkivstruktur.xml": arkivstruktur(ctx),
-        "endringslogg.xml": endringslogg(ctx),
         "loependeJournal.xml": journal(ctx, public=False),
         "offentligJournal.xml": journal(ctx, public=True),
     }
+    if ctx.changes:  # the schema wants at least one endring: no file when nothing changed
+        xml["endringslogg.xml"] = endringslogg(ctx)
     for name, data in xml.items():
         (out / name).write_bytes(data)
-    (out / "arkivuttrekk.xml").write_bytes(arkivuttrekk(ctx, xml))
-    return Summary(cases=len(cases), entries=len(entries), files=len(files), out=out)
+    (out / "arkivuttrekk.xml").write_bytes(
+        embedded_addml.arkivuttrekk(_describe(ctx, xml, schemas))
+    )
+    return Summary(
+        cases=len(cases),
+        entries=len(entries),
+        files=len(ctx.files),
+        out=out,
+        deposit=ctx.deposit,
+        period=ctx.number,
+        schemas=sorted(schemas),
+        schema_problem=problem,
+        changes=len(ctx.changes),
+    )
 
 
 class _Context:
-    def __init__(self, tenant: Tenant, now: datetime, entries: list, cases: list) -> None:
+    def __init__(
+        self,
+        tenant: Tenant,
+        now: datetime,
+        entries: list,
+        cases: list,
+        period: RecordsPeriod | None,
+    ) -> None:
         self.tenant, self.now, self.entries, self.cases = tenant, now, entries, cases
+        self.deposit = period is not None
+        self.number = period.number if period else next_number(tenant)
+        self.arkivdel_id = period.system_id if period else period_system_id(tenant, self.number)
+        # Closed: when records staff closed the period. Open: the export time (the schema
+        # requires an avsluttetDato), with the statuses saying the truth.
+        self.closed_at = period.closed_at if period else now
+        self.closed_by = period.closed_by if period else SYSTEM
         self.files: dict[str, str] = {}  # object systemID -> path in the package
-        self.start = min(e.journaldato for e in entries)
+        # The arkiv and its arkivdel exist from their first case on.
+        self.created = min(c.created_at for c in cases)
+        if period is not None:
+            self.created = min(self.created, period.opened_at)
+        days = sorted(_date(e.journaldato, tenant.timezone) for e in entries)
+        self.first_day, self.last_day = days[0], days[-1]  # the journals' and the ADDML's period
         self.creator_id = str((tenant.records_config or {}).get("arkivskaperID") or tenant.slug)
+        ids = {self.arkivdel_id, *(c.system_id for c in cases), *(e.system_id for e in entries)}
+        self.changes = list(
+            db.session.scalars(
+                select(RecordsChange)
+                .where(
+                    RecordsChange.tenant_id == tenant.id,
+                    RecordsChange.referanse_arkivenhet.in_(ids),
+                )
+                .order_by(RecordsChange.endret_dato, RecordsChange.id)
+            )
+        )
 
     def hidden(self, entry: RecordsEntry) -> list[str]:
         """The names screened in any entry of the entry's case."""
@@ -110,6 +185,29 @@ class _Context:
 
     def sid(self, role: str) -> str:
         return str(uuid.uuid5(ID_NS, f"{self.tenant.slug}/{role}"))
+
+
+def _describe(ctx: _Context, xml: dict[str, bytes], schemas: dict[str, bytes]) -> Any:
+    kind = (
+        f"Avleveringsuttrekk av avsluttet periode {ctx.number}"
+        if ctx.deposit
+        else f"IKKE et avleveringsuttrekk: periode {ctx.number} er ikke avsluttet"
+    )
+    return embedded_addml.Description(
+        name=f"{ctx.tenant.slug}-{ctx.number}-{ctx.now:%Y%m%d%H%M%S}",
+        description=f"Arkivuttrekk fra {SYSTEM} for {ctx.tenant.name}. {kind}.",
+        creator_name=ctx.tenant.name,
+        creator_id=ctx.creator_id,
+        system=SYSTEM,
+        start=ctx.first_day,
+        end=ctx.last_day,
+        extracted=_dt(ctx.now),
+        deposit=ctx.deposit,
+        kind=kind,
+        documents=len(ctx.files),
+        xml=xml,
+        schemas=schemas,
+    )
 
 
 def _copy_documents(entries: list[RecordsEntry], out: Path) -> dict[str, str]:
@@ -202,40 +300,42 @@ def _entry_dates(jp: etree._Element, entry: RecordsEntry, tz: str, names: tuple)
 # -- arkivstruktur.xml --------------------------------------------------------------------------
 
 
-def _created_closed(el: etree._Element, created: datetime, ctx: _Context) -> None:
+def _created_closed(
+    el: etree._Element, created: datetime, closed: datetime | None, by: str | None, ctx: _Context
+) -> None:
     _el(el, "opprettetDato", _dt(created))
     _el(el, "opprettetAv", SYSTEM)
-    _el(el, "avsluttetDato", _dt(ctx.now))
-    _el(el, "avsluttetAv", SYSTEM)
+    _el(el, "avsluttetDato", _dt(closed or ctx.closed_at))
+    _el(el, "avsluttetAv", by or ctx.closed_by)
 
 
 def arkivstruktur(ctx: _Context) -> bytes:
     root = _root("arkivstruktur", "arkiv")
     _el(root, "systemID", ctx.sid("arkiv"))
     _el(root, "tittel", f"{ctx.tenant.name} – henvendelser")
-    _el(root, "arkivstatus", "Avsluttet")
-    _created_closed(root, ctx.start, ctx)
+    _el(root, "arkivstatus", "Avsluttet" if ctx.deposit else "Opprettet")
+    _created_closed(root, ctx.created, None, None, ctx)
     creator = _el(root, "arkivskaper")
     _el(creator, "arkivskaperID", ctx.creator_id)
     _el(creator, "arkivskaperNavn", ctx.tenant.name)
     arkivdel = _el(root, "arkivdel")
-    _el(arkivdel, "systemID", ctx.sid("arkivdel"))
-    _el(arkivdel, "tittel", "Henvendelser fra innbyggere")
-    _el(arkivdel, "arkivdelstatus", "Avsluttet periode")
-    _created_closed(arkivdel, ctx.start, ctx)
-    _el(arkivdel, "arkivperiodeStartDato", _date(ctx.start))
-    _el(arkivdel, "arkivperiodeSluttDato", _date(ctx.now))
+    _el(arkivdel, "systemID", ctx.arkivdel_id)
+    _el(arkivdel, "tittel", f"Henvendelser fra innbyggere, periode {ctx.number}")
+    _el(arkivdel, "arkivdelstatus", "Avsluttet periode" if ctx.deposit else "Aktiv periode")
+    _created_closed(arkivdel, ctx.created, None, None, ctx)
+    _el(arkivdel, "arkivperiodeStartDato", ctx.first_day)
+    _el(arkivdel, "arkivperiodeSluttDato", ctx.last_day)
     system = _el(arkivdel, "klassifikasjonssystem")
     _el(system, "systemID", ctx.sid("klassifikasjonssystem"))
     _el(system, "klassifikasjonstype", "Egendefinert")
     _el(system, "tittel", "Servicetorg")
-    _el(system, "opprettetDato", _dt(ctx.start))
+    _el(system, "opprettetDato", _dt(ctx.created))
     _el(system, "opprettetAv", SYSTEM)
     klasse = _el(system, "klasse")
     _el(klasse, "systemID", ctx.sid("klasse"))
     _el(klasse, "klasseID", "henvendelser")
     _el(klasse, "tittel", "Henvendelser fra innbyggere")
-    _el(klasse, "opprettetDato", _dt(ctx.start))
+    _el(klasse, "opprettetDato", _dt(ctx.created))
     _el(klasse, "opprettetAv", SYSTEM)
     for case in ctx.cases:
         _saksmappe(klasse, case, [e for e in ctx.entries if e.case_id == case.id], ctx)
@@ -249,15 +349,15 @@ def _saksmappe(parent: etree._Element, case: RecordsCase, entries: list, ctx: _C
     _el(mappe, "systemID", case.system_id)
     _el(mappe, "mappeID", case.case_number)
     _el(mappe, "tittel", case.title)
-    _created_closed(mappe, case.created_at, ctx)
+    _created_closed(mappe, case.created_at, case.closed_at, case.closed_by, ctx)
     for entry in entries:
         _journalpost(mappe, entry, ctx)
     _el(mappe, "saksaar", case.saksaar)
     _el(mappe, "sakssekvensnummer", case.sakssekvensnummer)
-    _el(mappe, "saksdato", _date(case.created_at))
+    _el(mappe, "saksdato", _date(case.created_at, ctx.tenant.timezone))
     _el(mappe, "administrativEnhet", ctx.tenant.name)
     _el(mappe, "saksansvarlig", SYSTEM)
-    _el(mappe, "saksstatus", "Avsluttet")
+    _el(mappe, "saksstatus", SAKSSTATUS.get(case.saksstatus, "Under behandling"))
 
 
 def _skjerming(parent: etree._Element, entry: RecordsEntry) -> None:
@@ -338,19 +438,16 @@ def _dokumentbeskrivelse(
 
 
 def endringslogg(ctx: _Context) -> bytes:
+    """The change log as it was written when records staff made the changes."""
     root = _root("endringslogg", "endringslogg")
-    changes = [(ctx.sid("arkivdel"), "M051 arkivdelstatus", "Aktiv periode", "Avsluttet periode")]
-    changes += [
-        (c.system_id, "M052 saksstatus", "Under behandling", "Avsluttet") for c in ctx.cases
-    ]
-    for ref, field, before, after in changes:
+    for row in ctx.changes:
         change = _el(root, "endring")
-        _el(change, "referanseArkivenhet", ref)
-        _el(change, "referanseMetadata", field)
-        _el(change, "endretDato", _dt(ctx.now))
-        _el(change, "endretAv", SYSTEM)
-        _el(change, "tidligereVerdi", before)
-        _el(change, "nyVerdi", after)
+        _el(change, "referanseArkivenhet", row.referanse_arkivenhet)
+        _el(change, "referanseMetadata", row.referanse_metadata)
+        _el(change, "endretDato", _dt(row.endret_dato))
+        _el(change, "endretAv", row.endret_av)
+        _el(change, "tidligereVerdi", row.tidligere_verdi)
+        _el(change, "nyVerdi", row.ny_verdi)
     return _bytes(root)
 
 
@@ -361,8 +458,8 @@ def journal(ctx: _Context, public: bool) -> bytes:
     name = "offentligJournal" if public else "loependeJournal"
     root = _root(name, name)
     head = _el(root, "journalhode")
-    _el(head, "journalStartDato", _date(ctx.start))
-    _el(head, "journalSluttDato", _date(ctx.now))
+    _el(head, "journalStartDato", ctx.first_day)
+    _el(head, "journalSluttDato", ctx.last_day)
     _el(head, "antallJournalposter", len(ctx.entries))
     creator = _el(head, "arkivskaper")
     _el(creator, "arkivskaperID", ctx.creator_id)
@@ -412,119 +509,3 @@ def journal(ctx: _Context, public: bool) -> bytes:
                     noark.SKJERMING_METADATA["NA" if c.role in noark.SENDER_ROLES else "NM"],
                 )
     return _bytes(root)
-
-
-# -- arkivuttrekk.xml (ADDML) -------------------------------------------------------------------
-
-
-def _addml(parent: etree._Element, name: str, text: Any = None) -> etree._Element:
-    el = etree.SubElement(parent, f"{{{ADDML}}}{name}")
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
-def _props(parent: etree._Element, values: dict[str, Any]) -> etree._Element:
-    props = _addml(parent, "properties")
-    for key, value in values.items():
-        prop = _addml(props, "property")
-        prop.set("name", key)
-        if isinstance(value, dict):
-            _props(prop, value)
-        else:
-            _addml(prop, "value", value)
-    return props
-
-
-def _additional(parent: etree._Element, items: dict[str, Any]) -> None:
-    elements = _addml(parent, "additionalElements")
-    for key, value in items.items():
-        el = _addml(elements, "additionalElement")
-        el.set("name", key)
-        if isinstance(value, dict):
-            _props(el, value)
-        else:
-            _addml(el, "value", value)
-
-
-def arkivuttrekk(ctx: _Context, xml: dict[str, bytes]) -> bytes:
-    root = etree.Element(f"{{{ADDML}}}addml", nsmap={None: ADDML})
-    root.set("name", "Noark 5 arkivuttrekk")
-    dataset = _addml(root, "dataset")
-    dataset.set("name", f"{ctx.tenant.slug}-{ctx.now:%Y%m%d%H%M%S}")
-    _addml(dataset, "description", f"Arkivuttrekk fra {SYSTEM} for {ctx.tenant.name}")
-    ref = _addml(dataset, "reference")
-    context = _addml(ref, "context")
-    _additional(
-        context,
-        {
-            "recordCreators": {"recordCreator": {"name": ctx.tenant.name, "id": ctx.creator_id}},
-            "systemType": "Noark5",
-            "systemName": SYSTEM,
-        },
-    )
-    content = _addml(ref, "content")
-    _additional(
-        content,
-        {
-            "archivalPeriod": {"startDate": _date(ctx.start), "endDate": _date(ctx.now)},
-            "extractionDate": _dt(ctx.now),
-        },
-    )
-    objects = _addml(_addml(dataset, "dataObjects"), "dataObject")
-    objects.set("name", "Noark 5 arkivuttrekk")
-    counts = {
-        "arkivstruktur.xml": {
-            "mappe": len(ctx.cases),
-            "registrering": len(ctx.entries),
-            "dokumentfiler": len(ctx.files),
-        },
-        "endringslogg.xml": {"endring": 1 + len(ctx.cases)},
-        "loependeJournal.xml": {"journalregistrering": len(ctx.entries)},
-        "offentligJournal.xml": {"journalregistrering": len(ctx.entries)},
-    }
-    inner = _addml(objects, "dataObjects")
-    for name, data in xml.items():
-        obj = _addml(inner, "dataObject")
-        obj.set("name", name.removesuffix(".xml"))
-        _props(
-            obj,
-            {
-                "file": {
-                    "name": name,
-                    "format": "XML",
-                    "schema": name.replace(".xml", ".xsd"),
-                    "size": len(data),
-                    "checksum": {
-                        "algorithm": "SHA256",
-                        "value": hashlib.sha256(data).hexdigest(),
-                    },
-                },
-                "info": {"numberOfOccurrences": counts[name]},
-            },
-        )
-    return _bytes(root)
-
-
-@click.command("export-records")
-@click.option("--tenant", "slug", required=True, help="The municipality's slug.")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A new (or empty) folder for the package.",
-)
-@with_appcontext
-def export_records_cmd(slug: str, out: Path) -> None:
-    """Export the embedded records system of a municipality as an arkivuttrekk."""
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise click.ClickException(f"no municipality with slug {slug!r}")
-    try:
-        summary = export_deposit(tenant, out)
-    except ExportError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"arkivuttrekk written to {summary.out}: {summary.cases} cases, "
-        f"{summary.entries} journal entries, {summary.files} files"
-    )

@@ -26,6 +26,10 @@ class RecordsCase(TenantScoped, Timestamped, db.Model):
     saksaar: Mapped[int] = mapped_column(Integer)
     sakssekvensnummer: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
+    # M052 saksstatus: "B" Under behandling until records staff close the period, then "A".
+    saksstatus: Mapped[str] = mapped_column(String(2), default="B")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     @property
     def case_number(self) -> str:
@@ -58,6 +62,10 @@ class RecordsEntry(TenantScoped, Timestamped, db.Model):
     public_title: Mapped[str | None] = mapped_column(String(300))  # offentligTittel, if screened
     correspondents: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     screening: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The closed period (arkivdel) the entry was deposited in; None while the period is open.
+    period_id: Mapped[int | None] = mapped_column(
+        ForeignKey("records_period.id"), index=True, nullable=True
+    )
 
     case: Mapped[RecordsCase] = relationship(lazy="joined")
     documents: Mapped[list[RecordsDocument]] = relationship(
@@ -91,3 +99,32 @@ class RecordsCounter(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     series: Mapped[str] = mapped_column(String(64))  # "sak/2026", "journal/2026", "case/<id>"
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecordsPeriod(TenantScoped, db.Model):
+    """A closed period (Noark 5 arkivdel, "Avsluttet periode"): what one deposit holds.
+
+    The open period has no row: its entries are those with no period_id. Closing it gives it
+    a row with the systemID the open arkivdel was exported with (its number in the tenant)."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … within the tenant
+    system_id: Mapped[str] = mapped_column(String(36), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str] = mapped_column(String(255))
+
+
+class RecordsChange(TenantScoped, db.Model):
+    """Noark 5 endringslogg: one change to an archival object, written when it is made."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    referanse_arkivenhet: Mapped[str] = mapped_column(String(36), index=True)
+    referanse_metadata: Mapped[str] = mapped_column(String(64))
+    endret_dato: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    endret_av: Mapped[str] = mapped_column(String(255))
+    tidligere_verdi: Mapped[str] = mapped_column(String(255))
+    ny_verdi: Mapped[str] = mapped_column(String(255))
