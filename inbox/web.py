@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, text
@@ -55,6 +55,7 @@ def register(app: Flask) -> None:
     webchat_limits.init_app(app)
     presence.init_app(app)
     app.register_error_handler(HTTPException, error_response)
+    app.before_request(_refuse_control_characters_in_path)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)
     app.teardown_appcontext(_rollback_leftovers)
@@ -95,6 +96,13 @@ def error_response(exc: HTTPException):  # type: ignore[no-untyped-def]
     if exc.description != type(exc).description:  # a reason given where it was raised
         text = exc.description
     return render_template("error.html", code=code, title=title, text=text), code
+
+
+def _refuse_control_characters_in_path() -> None:
+    """No route takes NUL or other control characters in its path (a widget key, a slug, a
+    page id): such a request is not found, and never reaches a database query."""
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in request.path):
+        abort(404)
 
 
 def _health():  # type: ignore[no-untyped-def]

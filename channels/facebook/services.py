@@ -48,9 +48,12 @@ def post_permalink(post_id: str, permalink: str | None = None) -> str:
 
 
 def page_accounts(page_id: str) -> dict[ChannelKind, ChannelAccount]:
+    """The page's enabled accounts: a disabled one answers nothing and stores nothing."""
     rows = db.session.scalars(
         select(ChannelAccount).where(
-            ChannelAccount.external_id == page_id, ChannelAccount.kind.in_(KINDS)
+            ChannelAccount.external_id == page_id,
+            ChannelAccount.kind.in_(KINDS),
+            ChannelAccount.enabled.is_(True),
         )
     ).all()
     return {a.kind: a for a in rows}

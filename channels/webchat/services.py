@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from channels.validation import is_text
 from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
@@ -38,7 +39,12 @@ PHONE_RE = re.compile(r"^\+[1-9]\d{7,14}$")
 REPLY_METHODS = ("chat", "sms", "email")
 
 
+WIDGET_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
 def account_for_key(widget_key: str) -> ChannelAccount | None:
+    if not WIDGET_KEY_RE.match(widget_key):
+        return None  # not a key we ever hand out: no query with NUL or odd characters
     return db.session.scalar(
         select(ChannelAccount).where(
             ChannelAccount.kind == ChannelKind.WEBCHAT,
@@ -218,9 +224,9 @@ def normalise_reply_preference(method: object, value: object) -> dict[str, str]:
         raise PreferenceError("method")
     if method == "chat":
         return {"method": "chat"}
-    if not isinstance(value, str):
-        raise PreferenceError(method)
-    value = value.strip()
+    if not is_text(value):
+        raise PreferenceError(str(method))
+    value = str(value).strip()
     if method == "sms":
         digits = re.sub(r"[\s().-]", "", value)
         if digits.startswith("00"):

@@ -27,6 +27,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from channels.validation import clean_text
 from channels.webchat import hours, identity, limits, services
 from inbox import ROOT
 from inbox.extensions import csrf, db
@@ -149,7 +150,11 @@ def status(widget_key: str):  # type: ignore[no-untyped-def]
 @limits.new_visitor_per_ip
 def new_visitor(widget_key: str):  # type: ignore[no-untyped-def]
     account = _account(widget_key)
-    data = _json_object() or {}
+    data = _json_object()
+    if data is None:
+        if request.get_data(cache=True):
+            return _error(400, "json", _("The request must be a JSON object."))
+        data = {}
     if not any(k in data for k in ("user_id", "ts", "sig")):
         return jsonify(token=services.new_visitor_token(), identified=False), 201
     tenant = db.session.get(Tenant, account.tenant_id)
@@ -192,6 +197,7 @@ def post_message(widget_key: str):  # type: ignore[no-untyped-def]
         return _error(413, "too_long", _("The message is too long."))
     if "\x00" in body:
         return _error(400, "invalid", _("The message contains characters that cannot be sent."))
+    body = clean_text(body, g.max_chars)  # lone surrogates and control characters
     if not isinstance(client_id, str) or not services.CLIENT_ID_RE.match(client_id):
         return _error(400, "client_id", _("Invalid message id."))
     av = _availability(account)

@@ -28,6 +28,7 @@ from inbox.models import (
     Message,
 )
 from inbox.models.base import utcnow
+from inbox.untrusted import clean_text, optional_text
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,12 @@ def find_message(account_id: int, provider_message_id: str) -> Message | None:
 
 
 def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, bool]:
-    """Store an inbound message; returns (message, created). Flushes, never commits."""
+    """Store an inbound message; returns (message, created). Flushes, never commits.
+
+    The channel parsers have checked the shape; the text is cleaned here once more (no NUL,
+    no lone surrogates, at most MAX_MESSAGE_CHARS with a mark), whichever path it came by."""
+    inbound.body = clean_text(inbound.body)
+    inbound.contact_name = optional_text(inbound.contact_name, 200)
     if inbound.provider_message_id:
         existing = find_message(account.id, inbound.provider_message_id)
         if existing is not None:
