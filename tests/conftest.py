@@ -16,10 +16,23 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.factories import Factory
+
+# Property-based tests (tests/test_properties.py): deterministic by default, so a CI run is
+# repeatable; HYPOTHESIS_PROFILE=explore draws new cases. Counts are in docs/security.md.
+_PROPERTY_SETTINGS = {
+    "max_examples": 150,
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+settings.register_profile("servicetorg", derandomize=True, **_PROPERTY_SETTINGS)
+settings.register_profile("explore", **_PROPERTY_SETTINGS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "servicetorg"))
 
 RUN_ID = f"st{os.getpid()}{secrets.token_hex(3)}"
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
