@@ -16,11 +16,10 @@ def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
-    from channels.webchat import limits as webchat_limits
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
-    from inbox import presence
+    from inbox import presence, ratelimit
     from inbox.cli import register_commands
     from inbox.views.account import bp as account_bp
     from inbox.views.actions import bp as actions_bp
@@ -52,7 +51,7 @@ def register(app: Flask) -> None:
     )
     for bp in blueprints:
         app.register_blueprint(bp)
-    webchat_limits.init_app(app)
+    ratelimit.init_app(app)
     presence.init_app(app)
     app.register_error_handler(HTTPException, error_response)
     app.before_request(_refuse_control_characters_in_path)
