@@ -84,6 +84,9 @@ def base_config(
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         # Tests sign in many times a minute from one address; tests of the limit lower it.
         "LOGIN_LIMIT_PER_IP": "100000/minute",
+        # The fake providers serve media on loopback, which is refused by default
+        # (tests/test_media_fetch.py proves it); allowed here for the fakes only.
+        "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": ["127.0.0.1"],
         "INSTANCE_PATH": str(instance),
     }
 

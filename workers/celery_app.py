@@ -17,6 +17,7 @@ TASK_MODULES = [
     "workers.housekeeping",
     "workers.matching",
     "channels.twilio_sms.tasks",
+    "channels.facebook.tasks",
 ]
 QUEUES = ("inbound", "outbound", "archiving", "default")
 
