@@ -12,7 +12,6 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import select
 
 from channels import media as provider_media
