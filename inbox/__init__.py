@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from inbox import db as dbmod
     from inbox.extensions import babel, csrf, db, login_manager
     from inbox.i18n import compile_catalogues, select_locale
+    from inbox.untrusted import BoundedJSONProvider
     from workers.celery_app import celery_init_app
 
     instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -30,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     config.load_config(app, test_config)
     logredact.install()
+    app.json = BoundedJSONProvider(app)  # request.get_json() bounded in depth everywhere
     security.init_app(app)
 
     dbmod.install_listeners()

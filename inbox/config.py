@@ -76,6 +76,16 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_TIME_COST": None,
     "PASSWORD_HASH_MEMORY_KIB": None,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # Sign-in attempts per client address (Flask-Limiter syntax), whichever accounts they
+    # name: each costs an argon2 hash, and guessing across accounts dodges the per-account lock.
+    "LOGIN_LIMIT_PER_IP": "20/minute;200/hour",
+    # The demo municipality page (/demo/<slug>); None = on in embedded mode, off in production.
+    "DEMO_PAGE": None,
+    # Fetching provider media (MMS, Messenger attachments), docs/security.md: seconds for the
+    # whole download, and hosts allowed although they resolve to private, loopback or
+    # link-local addresses (only for a local fake provider in tests or development).
+    "MEDIA_FETCH_TIMEOUT_SECONDS": 20,
+    "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": [],
     # Staff sessions end after this many minutes (Flask's permanent session lifetime).
     "SESSION_LIFETIME_MINUTES": 8 * 60,
     # Web chat (channels/webchat, docs/webchat.md).
@@ -124,6 +134,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCKOUT_MINUTES": (int, float),
     "SESSION_LIFETIME_MINUTES": (int, float),
+    "LOGIN_LIMIT_PER_IP": str,
+    "MEDIA_FETCH_TIMEOUT_SECONDS": (int, float),
+    "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": list,
     "REALTIME_STREAM_SECONDS": (int, float),
     "REALTIME_POLL_SECONDS": (int, float),
     "REALTIME_RETRY_MS": int,
@@ -187,6 +200,8 @@ def _fill_defaults(app: Flask) -> None:
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if cfg["SESSION_COOKIE_SECURE"] is None:
         cfg["SESSION_COOKIE_SECURE"] = not embedded
+    if cfg["DEMO_PAGE"] is None:
+        cfg["DEMO_PAGE"] = embedded
     cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
     cfg["REMEMBER_COOKIE_HTTPONLY"] = True
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=cfg["SESSION_LIFETIME_MINUTES"])

@@ -5,7 +5,8 @@ is an HMAC of the account's password hash under the SECRET_KEY. Changing or rese
 password changes the token, so every session signed in with the old password stops being
 accepted; the session that changes its own password is signed in again with the new token
 (inbox/views/account.py). The session cookie is signed, not encrypted: the token is a
-truncated MAC, so nothing about the hash can be read from it.
+truncated MAC, so nothing about the hash can be read from it. The cookie also names a
+server-side session record (inbox/services/sessions.py) that signing out ends.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from inbox.extensions import db, login_manager
@@ -55,6 +56,7 @@ def _load_user(session_user_id: str):  # type: ignore[no-untyped-def]
     Anything else (a session from before a password change or reset, an old plain id, a
     malformed value) is no session at all."""
     from inbox.models import User
+    from inbox.services import sessions
 
     raw_id, sep, token = str(session_user_id).partition(":")
     if not (sep and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
@@ -66,7 +68,19 @@ def _load_user(session_user_id: str):  # type: ignore[no-untyped-def]
         return None
     if not hmac.compare_digest(session_token(user.password_hash), token):
         return None
+    # The server's record of this sign-in must still be running (not signed out).
+    if sessions.find(user.id, session.get(sessions.SESSION_KEY)) is None:
+        return None
     return user
+
+
+# Pages for citizens and providers (and static files) may be cached by their own rules;
+# every other page shows staff data and is never kept by a browser or a proxy.
+PUBLIC_BLUEPRINTS = frozenset({"webchat", "demo", "twilio_sms", "facebook", "webcomments"})
+CSP_COMMON = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
 
 
 def _security_headers(resp: Response) -> Response:
@@ -75,8 +89,11 @@ def _security_headers(resp: Response) -> Response:
     # Pages that may be framed (the chat widget) set their own frame-ancestors.
     if not getattr(g, "allow_framing", False):
         resp.headers.setdefault("X-Frame-Options", "DENY")
-        csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'"
+        csp = f"{CSP_COMMON}; frame-ancestors 'none'"
     else:
-        csp = "default-src 'self'; img-src 'self' data:; style-src 'self'"
+        csp = CSP_COMMON
     resp.headers.setdefault("Content-Security-Policy", csp)
+    staff_page = request.blueprint not in PUBLIC_BLUEPRINTS and request.endpoint != "static"
+    if staff_page and "no-store" not in resp.headers.get("Cache-Control", ""):
+        resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, abort, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
@@ -24,11 +24,10 @@ def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
-    from channels.webchat import limits as webchat_limits
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
-    from inbox import presence
+    from inbox import presence, ratelimit
     from inbox.cli import register_commands
     from inbox.views.account import bp as account_bp
     from inbox.views.actions import bp as actions_bp
@@ -65,12 +64,13 @@ def register(app: Flask) -> None:
     )
     for bp in blueprints:
         app.register_blueprint(bp)
-    webchat_limits.init_app(app)
+    ratelimit.init_app(app)
     presence.init_app(app)
     app.register_error_handler(HTTPException, error_response)
     # The database unreachable, full or read-only: 503 with Retry-After, so providers retry.
     for exc_type in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
         app.register_error_handler(exc_type, database_unavailable)
+    app.before_request(_refuse_control_characters_in_path)
     app.context_processor(lambda: {"get_locale": get_locale})
     app.add_url_rule("/healthz", "healthz", _health)
     app.teardown_appcontext(_rollback_leftovers)
@@ -157,6 +157,13 @@ def database_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
         title, text_ = escape(title), escape(text_)
         page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{text_}</p>"
     return page, 503, headers
+
+
+def _refuse_control_characters_in_path() -> None:
+    """No route takes NUL or other control characters in its path (a widget key, a slug, a
+    page id): such a request is not found, and never reaches a database query."""
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in request.path):
+        abort(404)
 
 
 def _health():  # type: ignore[no-untyped-def]

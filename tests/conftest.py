@@ -16,10 +16,23 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.factories import Factory
+
+# Property-based tests (tests/test_properties.py): deterministic by default, so a CI run is
+# repeatable; HYPOTHESIS_PROFILE=explore draws new cases. Counts are in docs/security.md.
+_PROPERTY_SETTINGS = {
+    "max_examples": 150,
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+settings.register_profile("servicetorg", derandomize=True, **_PROPERTY_SETTINGS)
+settings.register_profile("explore", **_PROPERTY_SETTINGS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "servicetorg"))
 
 RUN_ID = f"st{os.getpid()}{secrets.token_hex(3)}"
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -70,6 +83,11 @@ def base_config(
         # Cheap password hashes keep sign-in tests fast; production uses argon2's defaults.
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
+        # Tests sign in many times a minute from one address; tests of the limit lower it.
+        "LOGIN_LIMIT_PER_IP": "100000/minute",
+        # The fake providers serve media on loopback, which is refused by default
+        # (tests/test_media_fetch.py proves it); allowed here for the fakes only.
+        "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": ["127.0.0.1"],
         "INSTANCE_PATH": str(instance),
     }
 

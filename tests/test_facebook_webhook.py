@@ -152,7 +152,7 @@ def test_batched_messaging_with_numeric_ids_echo_and_duplicates(client, page):
     assert got[0].conversation.meta["psid"] == "1111222233334444"
 
 
-def test_attachments_downloaded_or_kept_as_links(client, page, fake, app):
+def test_attachments_downloaded_or_kept_as_links(client, page, fake, app, tasks):
     fake.files["bilde.jpg"] = (b"\xff\xd8\xff\xe0 a tiny jpeg", "image/jpeg")
     fake.files["script.html"] = (b"<script>alert(1)</script>", "text/html")
     event = text_event(PAGE, "777", "m_att", "Se bildet", now_ms())
@@ -162,6 +162,10 @@ def test_attachments_downloaded_or_kept_as_links(client, page, fake, app):
         {"type": "file", "payload": {"url": f"{fake.url}/cdn/script.html"}},
     ]
     assert page.deliver(client, [messaging_entry(PAGE, event)]).status_code == 200
+    # Nothing was fetched within the webhook: a worker fetches after the commit.
+    assert not [r for r in fake.requests if "/cdn/" in r.path]
+    assert tasks.names() == ["servicetorg.inbound.facebook_media"]
+    tasks.run_all()
     (msg,) = messages()
     assert msg.body == "Se bildet"
     image, missing, html = msg.attachments
@@ -172,7 +176,7 @@ def test_attachments_downloaded_or_kept_as_links(client, page, fake, app):
     assert html.data is None and html.provider_url.endswith("/cdn/script.html")
 
 
-def test_oversized_attachment_kept_as_link(client, page, fake, app):
+def test_oversized_attachment_kept_as_link(client, page, fake, app, tasks):
     app.config["MAX_ATTACHMENT_BYTES"] = 10
     fake.files["stor.png"] = (b"x" * 100, "image/png")
     event = text_event(PAGE, "778", "m_big", "", now_ms())
@@ -181,6 +185,7 @@ def test_oversized_attachment_kept_as_link(client, page, fake, app):
         {"type": "image", "payload": {"url": f"{fake.url}/cdn/stor.png"}}
     ]
     assert page.deliver(client, [messaging_entry(PAGE, event)]).status_code == 200
+    tasks.run_all()
     (msg,) = messages()
     assert msg.attachments[0].data is None
     assert msg.attachments[0].provider_url.endswith("/cdn/stor.png")

@@ -552,3 +552,26 @@ def test_attachments_and_edits_in_the_thread(app, client, login, factory, desk):
     assert resp.mimetype == "application/octet-stream"
     assert resp.headers["Content-Disposition"].startswith('attachment; filename="kartb.html"')
     assert client.get("/c/attachments/999999").status_code == 404
+
+
+def test_merging_a_contact_of_another_teams_conversation_needs_access_to_it(
+    app, client, login, factory, desk
+):
+    """The SMS channel belongs to another team: Kari cannot see its conversation, so she may
+    not pull its contact (and its conversation) onto her own contact card."""
+    tenant = desk["tenant"]
+    other_team = factory.team(tenant, "Skatt")
+    sms = factory.channel(tenant, ChannelKind.SMS, name="SMS skatt", team_id=other_team.id)
+    chat_conv = factory.conversation(desk["chat"], identity="visitor-ola")
+    hidden = factory.inbound(sms, identity="+4793333333", kind=IdentityKind.PHONE).conversation
+    assert hidden.team_id == other_team.id
+    hidden_contact = hidden.contact_id
+    login(desk["cw"])
+    resp = client.post(f"/c/{chat_conv.id}/contact/merge", data={"contact": "+4793333333"})
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Contact, hidden_contact).merged_into_id is None
+    assert hidden.contact_id == hidden_contact
+    page = client.get(f"/c/{chat_conv.id}").get_data(as_text=True)
+    assert "du ikke har tilgang til" in page
+    assert "contact.merge" not in set(db.session.scalars(select(AuditEntry.action)))

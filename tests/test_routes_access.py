@@ -101,6 +101,9 @@ ROUTES: dict[str, str] = {
     "staff.add_member": ADMIN,
     "staff.remove_member": ADMIN,
     "account.password": USER,
+    "account.sessions_page": USER,
+    "account.end_session": USER,
+    "account.end_all_sessions": USER,
     "records.approve_many": RECORDS,
     "records.document": RECORDS,
     "records.edit": RECORDS,
@@ -229,6 +232,7 @@ class World:
             "widget_key": self.account.external_id,
             "slug": self.tenant.slug,
             "filename": "css/inbox.css",
+            "session_id": 0,
         }
 
 

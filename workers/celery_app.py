@@ -18,6 +18,7 @@ TASK_MODULES = [
     "workers.housekeeping",
     "workers.matching",
     "channels.twilio_sms.tasks",
+    "channels.facebook.tasks",
 ]
 QUEUES = ("inbound", "outbound", "archiving", "default")
 

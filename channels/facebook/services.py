@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import mimetypes
 from datetime import datetime
 from typing import Any
 
-import requests
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from channels import media
 from channels.facebook.events import CommentEvent, Event, MessageEvent, StatusEvent
 from channels.facebook.graph import GraphError, page_token, token_fingerprint
+from inbox.db import enqueue
 from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
@@ -39,6 +39,7 @@ from inbox.services.ingest import (
 
 log = logging.getLogger(__name__)
 KINDS = (ChannelKind.MESSENGER, ChannelKind.FACEBOOK_COMMENTS)
+MEDIA_TASK = "servicetorg.inbound.facebook_media"
 # What we download from Meta's CDN; anything else keeps only its link.
 ALLOWED_TYPES = ("image/", "video/", "audio/", "application/pdf")
 
@@ -48,9 +49,12 @@ def post_permalink(post_id: str, permalink: str | None = None) -> str:
 
 
 def page_accounts(page_id: str) -> dict[ChannelKind, ChannelAccount]:
+    """The page's enabled accounts: a disabled one answers nothing and stores nothing."""
     rows = db.session.scalars(
         select(ChannelAccount).where(
-            ChannelAccount.external_id == page_id, ChannelAccount.kind.in_(KINDS)
+            ChannelAccount.external_id == page_id,
+            ChannelAccount.kind.in_(KINDS),
+            ChannelAccount.enabled.is_(True),
         )
     ).all()
     return {a.kind: a for a in rows}
@@ -97,7 +101,8 @@ def raise_alert(account: ChannelAccount, exc: GraphError) -> None:
 
 
 def apply_events(tenant_id: int, events: list[Event]) -> list[int]:
-    """Store events for this tenant's pages; returns ids of new messages with attachments."""
+    """Store events for this tenant's pages; returns ids of new messages with attachments
+    (their files are fetched by MEDIA_TASK, queued here and sent after the commit)."""
     new_with_files: list[int] = []
     for ev in events:
         accounts = page_accounts(ev.page_id)
@@ -112,6 +117,8 @@ def apply_events(tenant_id: int, events: list[Event]) -> list[int]:
             msg, created = store_message(account, ev)
             if created and msg.attachments:
                 new_with_files.append(msg.id)
+                # Downloaded by a worker after the commit, never within the webhook.
+                enqueue(MEDIA_TASK, msg.id)
         elif isinstance(ev, StatusEvent):
             apply_status(account, ev)
         else:
@@ -243,39 +250,24 @@ def mark_removed(msg: Message) -> None:
 
 
 def fetch_attachments(message: Message) -> None:
-    """Download attachment bytes within limits; on any failure the link is kept instead."""
-    limit = current_app.config["MAX_ATTACHMENT_BYTES"]
-    timeout = current_app.config["FACEBOOK_TIMEOUT_SECONDS"]
+    """Download attachment bytes (channels/media.py: public addresses only, within size and
+    time, the type sniffed from the bytes); on any failure the link is kept instead."""
     for att in message.attachments:
         if att.sha256 or not att.provider_url:
             continue
         try:
-            data, ctype = _download(att.provider_url, limit, timeout)
-        except (requests.RequestException, ValueError) as exc:
+            data, ctype = media.fetch(att.provider_url)
+        except (media.Refused, media.Unavailable) as exc:
             log.info("attachment %s kept as link only: %s", att.id, exc)
+            continue
+        if not ctype.startswith(ALLOWED_TYPES):
+            log.info("attachment %s kept as link only: type %s", att.id, ctype)
             continue
         att.data, att.size, att.content_type = data, len(data), ctype
         att.sha256 = hashlib.sha256(data).hexdigest()
-        ext = mimetypes.guess_extension(ctype) or ""
+        ext = "." + media.KNOWN[ctype]
         if not att.filename.endswith(ext):
             att.filename += ext
-
-
-def _download(url: str, limit: int, timeout: float) -> tuple[bytes, str]:
-    with requests.get(url, stream=True, timeout=timeout, allow_redirects=True) as resp:
-        resp.raise_for_status()
-        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if not ctype.startswith(ALLOWED_TYPES):
-            raise ValueError(f"type {ctype or 'unknown'} not accepted")
-        if int(resp.headers.get("Content-Length") or 0) > limit:
-            raise ValueError("too large")
-        chunks, size = [], 0
-        for chunk in resp.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise ValueError("too large")
-            chunks.append(chunk)
-    return b"".join(chunks), ctype
 
 
 def to_datetime(value: Any) -> datetime | None:

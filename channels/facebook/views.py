@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 
@@ -18,10 +17,11 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from channels.alerts import alert_context
 from channels.facebook import events as fb_events
-from channels.facebook.services import apply_events, fetch_attachments, page_accounts
+from channels.facebook.services import apply_events, page_accounts
+from channels.interfaces import InvalidPayload
 from inbox.config import secret_from_env
 from inbox.extensions import csrf, db
-from inbox.models import Message
+from inbox.untrusted import loads
 
 log = logging.getLogger(__name__)
 bp = Blueprint("facebook", __name__, url_prefix="/webhooks/facebook")
@@ -77,16 +77,10 @@ def receive(page_id: str):  # type: ignore[no-untyped-def]
     ):
         return jsonify(error="signature", message="Missing or invalid signature."), 403
     try:
-        events = fb_events.parse(json.loads(raw))
-    except (ValueError, fb_events.BadPayload) as exc:
+        events = fb_events.parse(loads(raw))
+    except (ValueError, InvalidPayload) as exc:
         return jsonify(error="payload", message=f"Invalid payload: {exc}"), 400
     tenant_id = next(iter(page_accounts(page_id).values())).tenant_id
-    with_files = apply_events(tenant_id, events)
-    db.session.commit()
-    # Messages are safe now; fetch their files (a failure keeps the link, never the message).
-    for message_id in with_files:
-        msg = db.session.get(Message, message_id)
-        if msg is not None:
-            fetch_attachments(msg)
-            db.session.commit()
+    apply_events(tenant_id, events)
+    db.session.commit()  # files are fetched by a worker after this (MEDIA_TASK)
     return Response("EVENT_RECEIVED", status=200, mimetype="text/plain")

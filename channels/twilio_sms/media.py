@@ -1,4 +1,4 @@
-"""Downloading MMS media into Attachment rows, within size and type limits.
+"""Downloading MMS media into Attachment rows, within size, type and address limits.
 
 Twilio's media URLs need HTTP basic auth with the account SID and auth token (when "enforce
 HTTP auth on media URLs" is on, the default for new accounts) and redirect to a storage host;
@@ -12,10 +12,9 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import requests
-from flask import current_app
 from sqlalchemy import select
 
+from channels import media as provider_media
 from channels.twilio_sms import services
 from inbox.db import enqueue
 from inbox.extensions import db
@@ -23,19 +22,16 @@ from inbox.models import Attachment, ChannelAccount, Direction, Message
 from inbox.models.base import utcnow
 
 log = logging.getLogger(__name__)
-TIMEOUT_SECONDS = 20
 # A pending download untouched this long lost its task; the SMS poll re-queues it.
 STALLED_AFTER = timedelta(minutes=15)
 RESUME_WINDOW = timedelta(days=2)
 
-# Allowed types, their file extension and the bytes a real file of that type starts with.
-ALLOWED: dict[str, tuple[str, tuple[bytes, ...]]] = {
-    "image/jpeg": ("jpg", (b"\xff\xd8\xff",)),
-    "image/png": ("png", (b"\x89PNG\r\n\x1a\n",)),
-    "image/gif": ("gif", (b"GIF87a", b"GIF89a")),
-    "image/webp": ("webp", (b"RIFF",)),
-    "image/heic": ("heic", (b"",)),
-    "application/pdf": ("pdf", (b"%PDF-",)),
+# Types we keep from an MMS (what the bytes are, sniffed by channels/media.py), and the file
+# extension each gets.
+ALLOWED: dict[str, str] = {
+    kind: ext
+    for kind, ext in provider_media.KNOWN.items()
+    if kind.startswith("image/") or kind == "application/pdf"
 }
 
 
@@ -87,7 +83,8 @@ def fetch_pending(message_id: int, give_up: bool = False) -> tuple[int, bool]:
 
 
 def download(account: ChannelAccount, url: str, declared: str) -> tuple[bytes, str]:
-    limit = current_app.config["MAX_ATTACHMENT_BYTES"]
+    """The file's bytes and type (sniffed from the bytes), through channels/media.py: public
+    addresses only, within the size and time limits."""
     ctype = (declared or "").split(";")[0].strip().lower()
     if ctype and ctype not in ALLOWED:
         raise Rejected("type")  # no need to fetch what we will not keep
@@ -98,26 +95,14 @@ def download(account: ChannelAccount, url: str, declared: str) -> tuple[bytes, s
     if not _is_api_host(account, url):
         auth = None  # our credentials go to Twilio's API host only
     try:
-        with requests.get(url, auth=auth, timeout=TIMEOUT_SECONDS, stream=True) as resp:
-            if resp.status_code >= 500 or resp.status_code == 429:
-                raise Transient(f"HTTP {resp.status_code}")
-            if resp.status_code != 200:
-                raise Rejected("missing")
-            ctype = resp.headers.get("Content-Type", ctype).split(";")[0].strip().lower()
-            if ctype not in ALLOWED:
-                raise Rejected("type")
-            if int(resp.headers.get("Content-Length") or 0) > limit:
-                raise Rejected("size")
-            data = bytearray()
-            for chunk in resp.iter_content(64 * 1024):
-                data += chunk
-                if len(data) > limit:
-                    raise Rejected("size")
-    except requests.RequestException as exc:
+        data, kind = provider_media.fetch(url, auth=auth)
+    except provider_media.Refused as exc:
+        raise Rejected(str(exc)) from exc
+    except provider_media.Unavailable as exc:
         raise Transient(str(exc)) from exc
-    if not bytes(data).startswith(ALLOWED[ctype][1]):
+    if kind not in ALLOWED:
         raise Rejected("type")
-    return bytes(data), ctype
+    return data, kind
 
 
 def _is_api_host(account: ChannelAccount, url: str) -> bool:
@@ -154,7 +139,7 @@ def _store(message: Message, url: str, data: bytes, ctype: str, index: int) -> N
             tenant_id=message.tenant_id,
             message_id=message.id,
             provider_url=url,
-            filename=f"mms-{message.id}-{index + 1}.{ALLOWED[ctype][0]}",
+            filename=f"mms-{message.id}-{index + 1}.{ALLOWED[ctype]}",
             content_type=ctype,
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +17,8 @@ from twilio.request_validator import (
 )
 
 from channels.interfaces import clear_unconfirmed
+from channels.twilio_sms.form import MAX_MEDIA, SID_RE  # noqa: F401 - SID_RE re-exported
+from channels.validation import clean_text
 from inbox.config import secret_from_env
 from inbox.db import enqueue
 from inbox.extensions import db
@@ -37,8 +38,6 @@ from inbox.services.ingest import InboundMessage, ingest, update_delivery_status
 log = logging.getLogger(__name__)
 
 MEDIA_TASK = "servicetorg.inbound.sms_media"
-MAX_MEDIA = 10  # Twilio sends at most ten media items per MMS
-SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 # Twilio's default keywords (matched on the whole body) plus Norwegian ones.
@@ -203,6 +202,7 @@ def receive(
 
     Media are downloaded by a task after the commit, so the text is safe before we answer.
     """
+    body = clean_text(body or "")  # pulled messages too: no NUL, cut to MAX_MESSAGE_CHARS
     phone = sender_identity(from_, account)
     info = {"from": phone, "to": account.external_id, **(meta or {})}
     if media:
@@ -230,19 +230,6 @@ def receive(
         enqueue(MEDIA_TASK, message.id)
     db.session.flush()
     return message, True
-
-
-def form_media(form: Mapping[str, str]) -> list[dict[str, str]]:
-    try:
-        count = min(max(int(form.get("NumMedia") or 0), 0), MAX_MEDIA)
-    except ValueError:
-        count = 0
-    items = []
-    for i in range(count):
-        url = form.get(f"MediaUrl{i}")
-        if url and url.startswith(("https://", "http://")):
-            items.append({"url": url, "content_type": form.get(f"MediaContentType{i}", "")})
-    return items
 
 
 # --- opt-out ------------------------------------------------------------------------------

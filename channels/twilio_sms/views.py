@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, jsonify, request
 
-from channels.twilio_sms import services
+from channels.interfaces import InvalidPayload
+from channels.twilio_sms import form, services
 from channels.twilio_sms.cli import add_number
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount
@@ -26,6 +27,12 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 def _twiml() -> Response:
     return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+
+
+def _invalid(exc: InvalidPayload) -> Response:
+    resp = jsonify(error="payload", message=f"Invalid payload: {exc}")
+    resp.status_code = 400
+    return resp
 
 
 def _signed_account(account_id: int) -> ChannelAccount:
@@ -52,19 +59,11 @@ def _signed_account(account_id: int) -> ChannelAccount:
 @bp.post("/<int:account_id>/sms")
 def inbound(account_id: int) -> Response:
     account = _signed_account(account_id)
-    form = request.form
-    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
-    if not services.SID_RE.match(sid) or not form.get("From"):
-        abort(400, description="MessageSid and From are required.")
-    services.receive(
-        account,
-        sid=sid,
-        from_=form["From"],
-        body=form.get("Body", ""),
-        media=services.form_media(form),
-        meta={k: form[k] for k in ("NumSegments", "MessagingServiceSid") if form.get(k)},
-        opt_out_type=form.get("OptOutType"),
-    )
+    try:
+        sms = form.parse_inbound(request.form)
+    except InvalidPayload as exc:
+        return _invalid(exc)
+    services.receive(account, **sms.receive_kwargs())
     db.session.commit()  # stored before Twilio hears 2xx
     return _twiml()
 
@@ -72,16 +71,16 @@ def inbound(account_id: int) -> Response:
 @bp.post("/<int:account_id>/status")
 def status(account_id: int) -> Response:
     account = _signed_account(account_id)
-    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
-    if not services.SID_RE.match(sid):
-        abort(400, description="MessageSid is required.")
-    message_id = request.args.get("m", type=int)
+    try:
+        report = form.parse_status(request.form)
+    except InvalidPayload as exc:
+        return _invalid(exc)
     services.apply_status(
         account,
-        sid,
-        request.form.get("MessageStatus") or request.form.get("SmsStatus") or "",
-        request.form.get("ErrorCode") or None,
-        message_id,
+        report.sid,
+        report.status,
+        report.error_code,
+        request.args.get("m", type=int),
     )
     db.session.commit()
     return _twiml()

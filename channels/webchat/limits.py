@@ -1,50 +1,21 @@
-"""Rate limits for the public chat API, per visitor token and per IP address (Flask-Limiter).
-
-Counters live in Redis when REDIS_URL is set (shared by every web process), in memory
-otherwise. Limit strings are read from the config on each request. With Redis down the limits
-fall back to memory (per process) until it is back; a limiter error never fails a request.
-"""
+"""Rate limits for the public chat API, per visitor token and per IP address, on the
+installation's limiter (inbox/ratelimit.py)."""
 
 from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask import request
 
+from inbox.ratelimit import cfg, client_ip, limiter
 
-def _ip() -> str:
-    # ProxyFix (TRUST_PROXY_HEADERS) has already put the client's address here.
-    return request.remote_addr or "unknown"
+_ip = client_ip
 
 
 def token_key() -> str:
     token = request.headers.get("X-Chat-Token", "")
     # Never keep the bearer token itself in the limiter's storage.
     return "t:" + hashlib.sha256(token.encode()).hexdigest()[:32] if token else "ip:" + _ip()
-
-
-limiter = Limiter(key_func=_ip, default_limits=[], headers_enabled=True)
-
-
-def init_app(app: Flask) -> None:
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    # Installations (and test runs) sharing one Redis keep their counters apart.
-    app.config.setdefault(
-        "RATELIMIT_KEY_PREFIX", f"servicetorg:{app.config.get('CELERY_QUEUE_PREFIX', '')}"
-    )
-    if app.config.get("REDIS_URL"):
-        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-        # A dead Redis costs milliseconds (redis-py waits forever by default).
-        app.config.setdefault(
-            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
-        )
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    limiter.init_app(app)
-
-
-def cfg(name: str):  # type: ignore[no-untyped-def]
-    return lambda: current_app.config[name]
 
 
 post_per_token = limiter.limit(cfg("WEBCHAT_LIMIT_POST_PER_TOKEN"), key_func=token_key)

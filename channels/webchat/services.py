@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from channels.interfaces import InvalidPayload
+from channels.validation import clean_text, is_text
 from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
@@ -38,7 +40,12 @@ PHONE_RE = re.compile(r"^\+[1-9]\d{7,14}$")
 REPLY_METHODS = ("chat", "sms", "email")
 
 
+WIDGET_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
 def account_for_key(widget_key: str) -> ChannelAccount | None:
+    if not WIDGET_KEY_RE.match(widget_key):
+        return None  # not a key we ever hand out: no query with NUL or odd characters
     return db.session.scalar(
         select(ChannelAccount).where(
             ChannelAccount.kind == ChannelKind.WEBCHAT,
@@ -71,6 +78,35 @@ def identified_visitor_token(account: ChannelAccount, user_id: str) -> str:
     )
     db.session.flush()
     return token
+
+
+class ChatInputError(InvalidPayload):
+    """A visitor's request the chat API refuses; `code` names the reason for the widget."""
+
+    def __init__(self, code: str, status: int = 400, reason: str | None = None) -> None:
+        super().__init__(reason or code)
+        self.code, self.status, self.reason = code, status, reason or code
+
+
+def parse_visitor_message(data: object, max_chars: int) -> tuple[str, str]:
+    """(body, client_id) of a POST /messages body; raises ChatInputError. The body is trimmed
+    and cleaned (lone surrogates replaced); NUL and over-long text are refused, since the
+    visitor is there to see why."""
+    if not isinstance(data, dict):
+        raise ChatInputError("json")
+    if set(data) - {"body", "client_id"}:
+        raise ChatInputError("json", reason="fields")
+    body, client_id = data.get("body"), data.get("client_id")
+    if not isinstance(body, str) or not body.strip():
+        raise ChatInputError("empty")
+    body = body.replace("\r\n", "\n").strip()
+    if len(body) > max_chars:
+        raise ChatInputError("too_long", 413)
+    if "\x00" in body:
+        raise ChatInputError("invalid")
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        raise ChatInputError("client_id")
+    return clean_text(body, max_chars), client_id
 
 
 def post_message(
@@ -218,9 +254,9 @@ def normalise_reply_preference(method: object, value: object) -> dict[str, str]:
         raise PreferenceError("method")
     if method == "chat":
         return {"method": "chat"}
-    if not isinstance(value, str):
-        raise PreferenceError(method)
-    value = value.strip()
+    if not is_text(value):
+        raise PreferenceError(str(method))
+    value = str(value).strip()
     if method == "sms":
         digits = re.sub(r"[\s().-]", "", value)
         if digits.startswith("00"):

@@ -46,6 +46,14 @@ IDENTITY_ERRORS = {
     "identity_expired": lambda: _("The site's sign-in signature for the chat has expired."),
     "identity_not_configured": lambda: _("Signed-in chat is not set up for this municipality."),
 }
+CHAT_INPUT_ERRORS = {
+    "json": lambda: _("The request must be a JSON object."),
+    "fields": lambda: _("The request has unknown fields."),
+    "empty": lambda: _("Write a message first."),
+    "too_long": lambda: _("The message is too long."),
+    "invalid": lambda: _("The message contains characters that cannot be sent."),
+    "client_id": lambda: _("Invalid message id."),
+}
 PREFERENCE_ERRORS = {
     "method": lambda: _("Choose how you want to be answered."),
     "sms": lambda: _("Write a valid mobile number, for example 912 34 567 or +47 912 34 567."),
@@ -149,7 +157,11 @@ def status(widget_key: str):  # type: ignore[no-untyped-def]
 @limits.new_visitor_per_ip
 def new_visitor(widget_key: str):  # type: ignore[no-untyped-def]
     account = _account(widget_key)
-    data = _json_object() or {}
+    data = _json_object()
+    if data is None:
+        if request.get_data(cache=True):
+            return _error(400, "json", _("The request must be a JSON object."))
+        data = {}
     if not any(k in data for k in ("user_id", "ts", "sig")):
         return jsonify(token=services.new_visitor_token(), identified=False), 201
     tenant = db.session.get(Tenant, account.tenant_id)
@@ -179,21 +191,10 @@ def post_message(widget_key: str):  # type: ignore[no-untyped-def]
     token = _token()
     if token is None:
         return _error(401, "token", _("Missing or invalid chat token."))
-    data = _json_object()
-    if data is None:
-        return _error(400, "json", _("The request must be a JSON object."))
-    if set(data) - {"body", "client_id"}:
-        return _error(400, "json", _("The request has unknown fields."))
-    body, client_id = data.get("body"), data.get("client_id")
-    if not isinstance(body, str) or not body.strip():
-        return _error(400, "empty", _("Write a message first."))
-    body = body.replace("\r\n", "\n").strip()
-    if len(body) > g.get("max_chars", 0):
-        return _error(413, "too_long", _("The message is too long."))
-    if "\x00" in body:
-        return _error(400, "invalid", _("The message contains characters that cannot be sent."))
-    if not isinstance(client_id, str) or not services.CLIENT_ID_RE.match(client_id):
-        return _error(400, "client_id", _("Invalid message id."))
+    try:
+        body, client_id = services.parse_visitor_message(_json_object(), g.max_chars)
+    except services.ChatInputError as exc:
+        return _error(exc.status, exc.code, CHAT_INPUT_ERRORS[exc.reason]())
     av = _availability(account)
     msg = services.post_message(account, token, client_id, body, offline=not av.available)
     conv = msg.conversation

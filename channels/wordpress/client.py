@@ -94,8 +94,8 @@ class WordPressClient:
             raise WordPressError("WordPress returned something other than a list of comments")
         return Page(
             items=items,
-            total=int(resp.headers.get("X-WP-Total", len(items))),
-            total_pages=int(resp.headers.get("X-WP-TotalPages", 1)),
+            total=_count(resp.headers.get("X-WP-Total"), len(items)),
+            total_pages=_count(resp.headers.get("X-WP-TotalPages"), 1),
         )
 
     def title(self, post_id: int) -> tuple[str | None, str | None]:
@@ -122,3 +122,9 @@ class WordPressClient:
         if parent:
             payload["parent"] = parent
         return self._call("POST", "/wp/v2/comments", json=payload).json()
+
+
+def _count(header: str | None, default: int) -> int:
+    """A count header; the default when it is missing or not a plain number."""
+    value = (header or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else default

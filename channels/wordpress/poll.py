@@ -12,14 +12,15 @@ approved late (they have low ids behind the cursor).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 
+from channels.interfaces import InvalidPayload
 from channels.wordpress.client import PER_PAGE, WordPressClient, WordPressError
+from channels.wordpress.items import Item, parse_item
 from channels.wordpress.services import WORDPRESS, Comment, store_comment
-from channels.wordpress.text import html_to_text
 from inbox.config import secret_from_env
 from inbox.extensions import db
 from inbox.models import ChannelAccount, Conversation, Message
@@ -91,13 +92,14 @@ def _poll_scope(
                 page -= 1  # so many comments were deleted that our page no longer exists
                 continue
             raise
-        if first and page > 1 and (not batch.items or int(batch.items[0]["id"]) > last_id):
+        if first and page > 1 and (not batch.items or _first_id(batch.items) > last_id):
             page -= 1  # earlier comments were deleted and the list shifted back
             continue
         first = False
-        stored = _store_page(account, client, batch.items, cursor, titles)
-        if batch.items:
-            last_id = max(last_id, *(int(c["id"]) for c in batch.items))
+        items = _valid(account, batch.items)
+        stored = _store_page(account, client, items, cursor, titles)
+        if items:
+            last_id = max(last_id, *(item.id for item in items))
         scopes = {**(cursor.get("scopes") or {}), key: {"last_id": last_id, "page": page}}
         cursor["scopes"] = scopes
         account.poll_cursor = dict(cursor)
@@ -108,14 +110,32 @@ def _poll_scope(
         page += 1
 
 
+def _valid(account: ChannelAccount, raw_items: list[Any]) -> list[Item]:
+    """The items of a page that have the documented shape; the others are skipped alone."""
+    items = []
+    for raw in raw_items:
+        try:
+            items.append(parse_item(raw))
+        except InvalidPayload as exc:
+            log.warning("WordPress source %s: comment item skipped: %s", account.id, exc)
+    return items
+
+
+def _first_id(raw_items: list[Any]) -> int:
+    try:
+        return parse_item(raw_items[0]).id
+    except InvalidPayload:
+        return 0
+
+
 def _store_page(
     account: ChannelAccount,
     client: WordPressClient,
-    items: list[dict[str, Any]],
+    items: list[Item],
     cursor: dict[str, Any],
     titles: dict[int, tuple[str | None, str | None]],
 ) -> int:
-    ids = [str(c.get("id")) for c in items]
+    ids = [str(item.id) for item in items]
     known = set(
         db.session.scalars(
             select(Message.provider_message_id).where(
@@ -124,12 +144,12 @@ def _store_page(
         )
     )
     stored = 0
-    for raw in items:
-        if str(raw.get("id")) in known or raw.get("status", "approved") != "approved":
+    for item in items:
+        if str(item.id) in known or item.status != "approved":
             continue
-        if cursor.get("own_user_id") and raw.get("author") == cursor["own_user_id"]:
+        if cursor.get("own_user_id") and item.author == cursor["own_user_id"]:
             continue
-        _, created = store_comment(account, _comment(account, client, raw, titles), WORDPRESS)
+        _, created = store_comment(account, _comment(account, client, item, titles), WORDPRESS)
         stored += int(created)
     return stored
 
@@ -137,34 +157,20 @@ def _store_page(
 def _comment(
     account: ChannelAccount,
     client: WordPressClient,
-    raw: dict[str, Any],
+    item: Item,
     titles: dict[int, tuple[str | None, str | None]],
 ) -> Comment:
-    post = int(raw.get("post") or 0)
-    link = str(raw.get("link") or "").split("#", 1)[0] or None
-    thread_key = f"post:{post}"
+    comment, post = item.comment, item.comment.post_id or 0
     if post not in titles:
         exists = db.session.scalar(
             select(Conversation.id).where(
                 Conversation.channel_account_id == account.id,
-                Conversation.thread_key == thread_key,
+                Conversation.thread_key == comment.thread_key,
             )
         )
         titles[post] = (None, None) if exists else _title(client, post)
     title, post_link = titles[post]
-    parent = int(raw.get("parent") or 0)
-    return Comment(
-        comment_id=str(raw["id"]),
-        thread_key=thread_key,
-        page_url=post_link or link,
-        page_title=title,
-        author_name=str(raw.get("author_name") or "").strip() or None,
-        author_email=str(raw.get("author_email") or "").strip() or None,  # edit context only
-        body=html_to_text(((raw.get("content") or {}).get("rendered")) or ""),
-        created_at=_gmt(raw.get("date_gmt")),
-        parent_id=str(parent) if parent else None,
-        post_id=post,
-    )
+    return replace(comment, page_url=post_link or comment.page_url, page_title=title)
 
 
 def _title(client: WordPressClient, post: int) -> tuple[str | None, str | None]:
@@ -174,11 +180,3 @@ def _title(client: WordPressClient, post: int) -> tuple[str | None, str | None]:
         if exc.transient:
             raise
         return None, None
-
-
-def _gmt(value: Any) -> datetime | None:
-    """WordPress's date_gmt has no offset ("2026-11-20T10:15:00"); it is UTC."""
-    try:
-        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None

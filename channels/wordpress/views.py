@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, current_app, jsonify, request
@@ -12,6 +11,7 @@ from channels.wordpress.services import WEBHOOK, source_of, store_comment
 from inbox.config import secret_from_env
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, ChannelKind
+from inbox.untrusted import loads
 
 bp = Blueprint("webcomments", __name__)
 csrf.exempt(bp)  # authenticated by the HMAC signature, not a cookie
@@ -50,8 +50,8 @@ def receive(account_id: int):  # type: ignore[no-untyped-def]
     if not webhook.signature_ok(secret, raw, request.headers.get(webhook.SIGNATURE_HEADER)):
         return _error(403, "bad_signature", "Missing or invalid X-Servicetorg-Signature.")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = loads(raw)
+    except ValueError:
         return _error(400, "json", "The body is not valid JSON.")
     try:
         comment = webhook.parse(data, limit)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.interfaces import InvalidPayload
+from channels.validation import clean_text, is_text, iso_datetime
 from channels.wordpress.services import Comment
 
 SIGNATURE_HEADER = "X-Servicetorg-Signature"
@@ -26,7 +28,9 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 FIELDS = {"id", "page_url", "page_title", "author", "body", "created_at", "parent_id"}
 
 
-class Invalid(ValueError):
+class Invalid(InvalidPayload):
+    """A field of the wrong shape; `field` names it (dotted for nested fields)."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
@@ -41,14 +45,27 @@ def signature_ok(secret: str, raw: bytes, header: str | None) -> bool:
 
 
 def _text(data: dict[str, Any], field: str, limit: int, *, required: bool) -> str | None:
+    """A short field (URL, title, name, address): refused when too long or not clean text."""
     value = data.get(field)
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
         raise Invalid(field, f"{field} must be a non-empty string")
-    if len(value) > limit or "\x00" in value:
-        raise Invalid(field, f"{field} is longer than {limit} characters or contains NUL")
+    if len(value) > limit or not is_text(value) or any(ord(c) < 32 for c in value):
+        raise Invalid(field, f"{field} is longer than {limit} characters or has control characters")
     return value.strip() or None
+
+
+def _body(data: dict[str, Any]) -> str:
+    """The comment itself: cleaned (NUL, control characters, lone surrogates) and cut to
+    MAX_MESSAGE_CHARS with a mark, so a long comment is kept, not refused."""
+    value = data.get("body")
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("body", "body must be a non-empty string")
+    body = clean_text(value).strip()
+    if not body:
+        raise Invalid("body", "body must be a non-empty string")
+    return body
 
 
 def _id(value: Any, field: str) -> str:
@@ -59,8 +76,11 @@ def _id(value: Any, field: str) -> str:
     return value
 
 
-def parse(data: Any, max_body_chars: int) -> Comment:
-    """Validate the documented shape strictly; raises Invalid naming the first bad field."""
+def parse(data: Any, max_body_chars: int | None = None) -> Comment:
+    """Validate the documented shape strictly; raises Invalid naming the first bad field.
+
+    The body is cut to MAX_MESSAGE_CHARS (`max_body_chars` is kept for callers; the request
+    size limit already bounds it)."""
     if not isinstance(data, dict):
         raise Invalid("", "the body must be a JSON object")
     unknown = sorted(set(data) - FIELDS)
@@ -80,11 +100,17 @@ def parse(data: Any, max_body_chars: int) -> Comment:
         raise Invalid("author.email", "author.email is not an e-mail address")
     created = _text(data, "created_at", 64, required=True) or ""
     try:
-        created_at = datetime.fromisoformat(created)
+        datetime.fromisoformat(created)
     except ValueError:
         raise Invalid("created_at", "created_at must be an ISO 8601 date-time") from None
-    if created_at.tzinfo is None:
-        raise Invalid("created_at", "created_at must include a UTC offset (Z or +01:00)")
+    try:
+        created_at = iso_datetime(created)
+    except InvalidPayload as exc:
+        if "offset" in str(exc):
+            raise Invalid(
+                "created_at", "created_at must include a UTC offset (Z or +01:00)"
+            ) from None
+        raise Invalid("created_at", f"created_at: {exc}") from None
     if created_at > datetime.now(UTC) + timedelta(days=1):
         raise Invalid("created_at", "created_at is in the future")
     parent = data.get("parent_id")
@@ -95,7 +121,7 @@ def parse(data: Any, max_body_chars: int) -> Comment:
         page_title=_text(data, "page_title", 300, required=False),
         author_name=name,
         author_email=email,
-        body=_text(data, "body", max_body_chars, required=True) or "",
-        created_at=created_at.astimezone(UTC),
+        body=_body(data),
+        created_at=created_at,
         parent_id=_id(parent, "parent_id") if parent is not None else None,
     )

@@ -15,6 +15,7 @@ from inbox.models.conversations import (
 )
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
+from inbox.models.sessions import StaffSession
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "MessageRevision",
     "RealtimeEvent",
     "Role",
+    "StaffSession",
     "Team",
     "TeamMember",
     "Tenant",

@@ -26,6 +26,7 @@ from inbox.models import (
 )
 from inbox.models.base import utcnow
 from inbox.services import ingest_batch
+from inbox.untrusted import clean_text, optional_text
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,13 @@ def ingest_many(
     Set-based (inbox/services/ingest_batch.py): a fixed number of statements whatever the
     size of the batch, no savepoints. A provider id already stored (or given twice in the
     batch) returns the stored message with created=False. Realtime events and contact matching
-    for what was created go out after the commit."""
+    for what was created go out after the commit.
+
+    The channel parsers have checked the shape; the text is cleaned here once more (no NUL,
+    no lone surrogates, at most MAX_MESSAGE_CHARS with a mark), whichever path it came by."""
+    for _account, inbound in items:
+        inbound.body = clean_text(inbound.body)
+        inbound.contact_name = optional_text(inbound.contact_name, 200)
     return ingest_batch.store(items)
 
 

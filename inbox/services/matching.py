@@ -205,7 +205,10 @@ def confirm(row: ContactMatchSuggestion, user: User) -> Contact:
     if survivor.merged_into_id or merged.merged_into_id:
         raise MatchError("already_merged")
     # The same merge (and undo) as a caseworker's manual one: inbox/services/merging.py.
-    merging.merge_contacts(merged, survivor, user)
+    try:
+        merging.merge_contacts(merged, survivor, user)
+    except merging.MergeError as exc:
+        raise MatchError(str(exc)) from exc
     row.merge_record = {"survivor_id": survivor.id, "merged_id": merged.id}
     _decide(row, user, MatchStatus.CONFIRMED)
     audit.record(

@@ -16,6 +16,7 @@ from inbox.models import (
 )
 from inbox.models.base import utcnow
 from inbox.services import audit
+from inbox.services.access import can_see
 
 # What a merge fills in on the surviving contact when it has none of its own.
 COPIED_FIELDS = ("name", "email", "phone")
@@ -83,6 +84,11 @@ def find_contact(tenant_id: int, ref: str) -> Contact | None:
     return db.session.get(Contact, ident.contact_id) if ident is not None else None
 
 
+def _sees_all_conversations(actor: User, contact: Contact) -> bool:
+    convs = db.session.scalars(select(Conversation).where(Conversation.contact_id == contact.id))
+    return all(can_see(actor, conv) for conv in convs)
+
+
 def merge_contacts(source: Contact, target: Contact, actor: User) -> None:
     """`source` becomes part of `target`: its identities and conversations move over.
 
@@ -96,6 +102,10 @@ def merge_contacts(source: Contact, target: Contact, actor: User) -> None:
         raise MergeError("other_tenant")
     if source.merged_into_id is not None or target.merged_into_id is not None:
         raise MergeError("already_merged")
+    if not _sees_all_conversations(actor, source):
+        # Merging would move another team's conversation onto a contact card the actor can
+        # open, and show them its citizen's details.
+        raise MergeError("no_access")
     idents = list(
         db.session.scalars(select(ContactIdentity).where(ContactIdentity.contact_id == source.id))
     )

@@ -34,7 +34,7 @@ from inbox.models import (
     Tenant,
     User,
 )
-from inbox.services import audit
+from inbox.services import audit, sessions
 from inbox.services.access import visible_conversations_clause
 from inbox.services.users import create_user, hash_password, temporary_password
 
@@ -271,6 +271,7 @@ def add_person(
         password, orphaned, was_disabled = temporary_password(), True, not user.is_enabled
         user.name = name
         user.password_hash = hash_password(password)  # also ends its sessions
+        sessions.end_all(user)
         user.must_change_password = True
         user.is_enabled = True
         user.locked_until, user.failed_logins = None, 0
@@ -354,6 +355,8 @@ def set_enabled(tenant_id: int, actor: User, user: User, enabled: bool) -> None:
     if user.is_enabled is enabled:
         return
     user.is_enabled = enabled
+    if not enabled:
+        sessions.end_all(user)
     action = "staff.enable" if enabled else "staff.disable"
     audit.record(action, user, tenant_id=tenant_id, actor=actor, tenants=sorted(user.tenant_ids()))
 
@@ -364,6 +367,7 @@ def reset_password(tenant_id: int, actor: User, user: User) -> str:
     _check_account_change(tenant_id, actor, user)
     password = temporary_password()
     user.password_hash = hash_password(password)
+    sessions.end_all(user)
     user.must_change_password = True
     user.locked_until, user.failed_logins = None, 0
     audit.record("staff.password_reset", user, tenant_id=tenant_id, actor=actor)

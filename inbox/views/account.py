@@ -19,7 +19,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from inbox.extensions import db
-from inbox.services import signin, users
+from inbox.services import sessions, signin, users
 from inbox.services.access import current
 from inbox.views.auth import _safe_next, locked_message
 from inbox.web import error_response
@@ -84,6 +84,7 @@ def password():  # type: ignore[no-untyped-def]
         db.session.rollback()
         if str(exc) == "current":
             if signin.record_failure(user):
+                sessions.end(session.pop(sessions.SESSION_KEY, None))
                 db.session.commit()
                 logout_user()
                 flash(locked_message(), "error")
@@ -94,6 +95,7 @@ def password():  # type: ignore[no-untyped-def]
         flash(PASSWORD_ERRORS[str(exc)](), "error")
         return _password_page(), 400
     signin.record_success(user)
+    sessions.end_all(user, keep=sessions.find(user.id, session.get(sessions.SESSION_KEY)))
     db.session.commit()
     # The new password hash gives a new session token: this session carries it from now on,
     # sessions signed in with the old password are no longer accepted.
@@ -108,6 +110,39 @@ def _password_page() -> str:
         min_chars=users.MIN_PASSWORD_CHARS,
         max_chars=users.MAX_PASSWORD_CHARS,
     )
+
+
+@bp.get("/account/sessions")
+@login_required
+def sessions_page():  # type: ignore[no-untyped-def]
+    """Where the account is signed in: each browser, with a button to sign it out."""
+    user = current()
+    this = sessions.find(user.id, session.get(sessions.SESSION_KEY))
+    return render_template(
+        "auth/sessions.html", sessions=sessions.running(user), this_id=this.id if this else None
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):  # type: ignore[no-untyped-def]
+    sessions.end_one(current(), session_id)
+    db.session.commit()
+    flash(_("The session has been signed out."), "success")
+    return redirect(url_for("account.sessions_page"), 303)
+
+
+@bp.post("/account/sessions/end-all")
+@login_required
+def end_all_sessions():  # type: ignore[no-untyped-def]
+    """Sign out everywhere, this browser included."""
+    user = current()
+    sessions.end_all(user)
+    db.session.commit()
+    session.pop(sessions.SESSION_KEY, None)
+    logout_user()
+    flash(_("You have been signed out everywhere."), "success")
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.post("/language")

@@ -34,6 +34,10 @@ ERRORS = {
     "not_merged": lambda: _("This contact is not merged."),
     "unknown_contact": lambda: _("No contact found with that number or identity."),
     "unknown_conversation": lambda: _("No such conversation."),
+    "no_access": lambda: _(
+        "That contact has conversations you do not have access to. Ask someone in their "
+        "team, or a records officer, to merge them."
+    ),
 }
 
 

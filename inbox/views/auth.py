@@ -21,7 +21,8 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from inbox.extensions import db
-from inbox.services import signin
+from inbox.ratelimit import login_per_ip
+from inbox.services import sessions, signin
 
 bp = Blueprint("auth", __name__)
 
@@ -47,6 +48,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_per_ip
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
@@ -60,6 +62,8 @@ def login():  # type: ignore[no-untyped-def]
                 session["lang"] = lang
             session.permanent = True
             login_user(result.user)
+            session[sessions.SESSION_KEY] = sessions.start(result.user)
+            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
         if result.locked:
             flash(locked_message(), "error")
@@ -71,5 +75,8 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
+    """Ends this session on the server too: the cookie is worth nothing afterwards."""
+    sessions.end(session.pop(sessions.SESSION_KEY, None))
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy import select
 
 from inbox.extensions import db
@@ -13,6 +13,8 @@ bp = Blueprint("demo", __name__)
 
 @bp.get("/demo/<slug>")
 def page(slug: str):  # type: ignore[no-untyped-def]
+    if not current_app.config["DEMO_PAGE"]:
+        abort(404)  # off in production unless DEMO_PAGE is set
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         abort(404)

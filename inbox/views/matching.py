@@ -22,6 +22,10 @@ ERRORS = {
     "not_pending": lambda: _("This suggestion has already been decided."),
     "not_confirmed": lambda: _("Only a confirmed merge can be undone."),
     "already_merged": lambda: _("One of the contacts has already been merged elsewhere."),
+    "no_access": lambda: _(
+        "One of the contacts has conversations you do not have access to. Ask someone in "
+        "their team, or a records officer, to merge them."
+    ),
 }
 
 
@@ -49,7 +53,7 @@ def decide(suggestion_id: int, action: str):  # type: ignore[no-untyped-def]
         fn(row, user)
     except matching.MatchError as exc:
         db.session.rollback()
-        message = ERRORS[str(exc)]()
+        message = ERRORS.get(str(exc), lambda: _("That did not work."))()
         if _json():
             return jsonify(error=str(exc), message=message), 409
         flash(message, "error")

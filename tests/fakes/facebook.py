@@ -50,6 +50,7 @@ class FakeGraph(FakeProvider):
         # page id -> list of posts {"id", "message", "created_time", "comments": [...]}
         self.posts: dict[str, list[dict[str, Any]]] = {}
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}  # CDN file name -> Location of a 302
         self.sent: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         v = VERSION
@@ -194,6 +195,8 @@ class FakeGraph(FakeProvider):
         return json_response({"id": f"{match.group(1).split('_')[0]}_9{next(self._ids)}"})
 
     def _file(self, request: Request, match) -> Response:  # type: ignore[no-untyped-def]
+        if match.group(1) in self.redirects:
+            return Response("", status=302, headers={"Location": self.redirects[match.group(1)]})
         data, ctype = self.files.get(match.group(1), (b"", ""))
         if not ctype:
             return json_response({"error": "gone"}, status=404)
