@@ -224,7 +224,7 @@ def test_every_task_lost_to_a_redis_outage_is_sent_by_the_sweeper(redis_down, fa
             "MediaContentType0": "image/jpeg",
         }
         assert sms.inbound("Bilde av lekkasjen", **media).status_code == 200
-        message_id = db.session.scalars(select(Message.id)).one()
+        message_id, contact_id = db.session.execute(select(Message.id, Message.contact_id)).one()
         tasks = redis_down.extensions["servicetorg.dispatcher"] = RecordingDispatcher(redis_down)
         celery = redis_down.extensions["celery"]
         celery.loader.import_default_modules()
