@@ -6,6 +6,9 @@ a row that is not there yet, and a rolled-back request sends nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -25,6 +28,7 @@ def install_listeners() -> None:
     if _installed:
         return
     event.listen(Engine, "connect", _sqlite_pragmas)
+    event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Session, "after_commit", _send_pending)
     event.listen(Session, "after_soft_rollback", _drop_pending)
     _installed = True
@@ -43,9 +47,52 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cur.close()
 
 
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_writer: ContextVar[bool] = ContextVar("servicetorg_sqlite_writer", default=False)
+
+
+@contextmanager
+def writer() -> Iterator[None]:
+    """Code that writes (a worker's task): its SQLite transactions begin IMMEDIATE."""
+    token = _writer.set(True)
+    try:
+        yield
+    finally:
+        _writer.reset(token)
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """One writer at a time, decided when the transaction begins: a write transaction takes
+    the write lock with BEGIN IMMEDIATE, waiting for it up to busy_timeout. A deferred
+    transaction that reads first and writes later fails at once with "database is locked"
+    when another writer committed in between (no waiting helps it), which is what answered
+    webhooks with 500 under load. Requests that may write (POST, PUT, PATCH, DELETE) and
+    worker tasks begin IMMEDIATE; page views and other readers stay deferred, so they never
+    queue behind a writer (WAL lets them read while one writes).
+
+    A writer emits BEGIN IMMEDIATE itself (SQLAlchemy's pysqlite recipe); for everyone else
+    pysqlite keeps its own behaviour (reads outside a transaction, BEGIN before the first
+    write), so a reader always sees the latest commit."""
+    if conn.dialect.name == "sqlite" and _writes():
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _writes() -> bool:
+    from flask import has_request_context, request
+
+    if has_request_context():
+        return request.method not in _READ_ONLY_METHODS
+    return _writer.get()
+
+
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     """Queue a Celery task (by name, with plain arguments) to be sent after the commit."""
     db.session.info.setdefault(_PENDING, []).append((task_name, args, kwargs))
+
+
+def queued(task_name: str) -> bool:
+    """Whether this transaction has already queued the task (to send it once, not per row)."""
+    return any(name == task_name for name, _, _ in db.session.info.get(_PENDING, ()))
 
 
 def _send_pending(session: Session) -> None:

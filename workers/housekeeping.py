@@ -16,13 +16,15 @@ from inbox.extensions import db
 from inbox.models import DeliveryStatus, Message
 from inbox.models.base import utcnow
 from inbox.models.conversations import UNSENT_SQL
-from inbox.services import outbound
+from inbox.services import events, outbound
 
 log = logging.getLogger(__name__)
 UNSENT = text(f"message.{UNSENT_SQL}")
 
 # Work older than this without progress is assumed lost (broker down, worker killed).
 STALE = timedelta(minutes=2)
+# An inbound event still pending after this is re-kicked (a batch takes well under a second).
+INBOUND_STALE = timedelta(seconds=5)
 
 
 @shared_task(name="servicetorg.housekeeping.sweep")
@@ -71,8 +73,16 @@ def sweep() -> dict[str, int]:
     ).all()
     for iid in items:
         enqueue("servicetorg.archiving.journal", iid)
+    inbound = events.stragglers(INBOUND_STALE, now)
+    if inbound:
+        events.kick()  # their kick was lost (broker down, worker killed before it ran)
     db.session.commit()
-    return {"messages": len(messages), "abandoned": len(abandoned), "archive_items": len(items)}
+    return {
+        "messages": len(messages),
+        "abandoned": len(abandoned),
+        "archive_items": len(items),
+        "inbound_events": inbound,
+    }
 
 
 def _take_back_abandoned_sends(now: datetime) -> list[int]:

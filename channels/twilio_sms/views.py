@@ -15,6 +15,7 @@ from channels.twilio_sms import services
 from channels.twilio_sms.cli import add_number
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount
+from inbox.services import events
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio", cli_group="sms")
@@ -28,8 +29,9 @@ def _twiml() -> Response:
     return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
 
 
-def _signed_account(account_id: int) -> ChannelAccount:
-    """The account, if the request carries a valid Twilio signature for it; else 403/404."""
+def _signed_account(account_id: int) -> tuple[ChannelAccount, str]:
+    """The account and the URL Twilio signed, if the request carries a valid Twilio signature
+    for it; else 403/404."""
     account = services.sms_account(account_id)
     if account is None:
         abort(404)
@@ -46,42 +48,35 @@ def _signed_account(account_id: int) -> ChannelAccount:
     if not services.signature_valid(url, request.form, signature, secret, algorithm):
         log.warning("Twilio webhook for account %s: bad signature (URL %s)", account.id, url)
         abort(403, description="Invalid or missing X-Twilio-Signature.")
-    return account
+    return account, url
+
+
+# Only what must happen before Twilio hears 2xx: the signature, and the raw form appended to
+# the inbound event log and committed. The inbound worker stores the message (docs/inbound.md).
 
 
 @bp.post("/<int:account_id>/sms")
 def inbound(account_id: int) -> Response:
-    account = _signed_account(account_id)
+    raw = request.get_data()  # kept as sent; request.form is parsed from the cached bytes
+    account, url = _signed_account(account_id)
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     if not services.SID_RE.match(sid) or not form.get("From"):
         abort(400, description="MessageSid and From are required.")
-    services.receive(
-        account,
-        sid=sid,
-        from_=form["From"],
-        body=form.get("Body", ""),
-        media=services.form_media(form),
-        meta={k: form[k] for k in ("NumSegments", "MessagingServiceSid") if form.get(k)},
-        opt_out_type=form.get("OptOutType"),
-    )
+    events.append(account, "sms", sid, raw, url=url, headers=request.headers)
     db.session.commit()  # stored before Twilio hears 2xx
     return _twiml()
 
 
 @bp.post("/<int:account_id>/status")
 def status(account_id: int) -> Response:
-    account = _signed_account(account_id)
+    raw = request.get_data()
+    account, url = _signed_account(account_id)
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     if not services.SID_RE.match(sid):
         abort(400, description="MessageSid is required.")
-    message_id = request.args.get("m", type=int)
-    services.apply_status(
-        account,
-        sid,
-        request.form.get("MessageStatus") or request.form.get("SmsStatus") or "",
-        request.form.get("ErrorCode") or None,
-        message_id,
-    )
+    state = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
+    key = f"{sid}:{state}:{request.args.get('m', '')}"
+    events.append(account, "sms_status", key, raw, url=url, headers=request.headers)
     db.session.commit()
     return _twiml()

@@ -13,6 +13,7 @@ from inbox.models.conversations import (
     Message,
     MessageRevision,
 )
+from inbox.models.events import EventState, InboundEvent
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
@@ -30,8 +31,10 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
+    "EventState",
     "Direction",
     "IdentityKind",
+    "InboundEvent",
     "MatchReason",
     "MatchStatus",
     "Membership",
