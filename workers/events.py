@@ -16,6 +16,7 @@ import logging
 import traceback
 
 from celery import shared_task
+from flask import current_app
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text, update
 
@@ -28,7 +29,6 @@ from inbox.services import events as event_log
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
 MAX_ROUNDS = 50  # then hand over to a fresh task, so one task never runs for ever
 _LOCK_KEY = 0x5E771CE  # "one inbound batch at a time" (PostgreSQL advisory lock)
 # Database trouble is nobody's fault in the batch: the task fails, the events stay pending.
@@ -36,8 +36,9 @@ _NOT_THE_EVENT = (sa_exc.OperationalError, sa_exc.InterfaceError)
 
 
 @shared_task(name=event_log.PROCESS_TASK)
-def process_events(batch_size: int = BATCH_SIZE) -> int:
+def process_events(batch_size: int | None = None) -> int:
     """Drain pending events; returns how many were settled (done or parked)."""
+    batch_size = max(1, batch_size or int(current_app.config["INBOUND_BATCH_SIZE"]))
     settled = 0
     for _ in range(MAX_ROUNDS):
         if not _lock():
