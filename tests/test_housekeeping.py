@@ -26,12 +26,18 @@ def test_sweep_resends_replies_and_archive_items_whose_task_was_lost(app, factor
     db.session.commit()
     tasks.sent.clear()  # the broker "lost" both tasks
 
-    assert sweep.apply().get() == {"messages": 0, "abandoned": 0, "archive_items": 0}  # fresh
+    fresh = {"messages": 0, "abandoned": 0, "archive_items": 0, "inbound_events": 0}
+    assert sweep.apply().get() == fresh
     old = utcnow() - timedelta(minutes=5)
     db.session.execute(update(Message).where(Message.id == reply.id).values(sent_at=old))
     db.session.execute(update(ArchiveItem).values(updated_at=old))
     db.session.commit()
-    assert sweep.apply().get() == {"messages": 1, "abandoned": 0, "archive_items": 1}
+    assert sweep.apply().get() == {
+        "messages": 1,
+        "abandoned": 0,
+        "archive_items": 1,
+        "inbound_events": 0,
+    }
     assert sorted(tasks.names()) == [
         "servicetorg.archiving.journal",
         "servicetorg.outbound.send_message",
