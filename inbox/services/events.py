@@ -67,7 +67,7 @@ def append(
         .values(values)
         .on_conflict_do_nothing(index_elements=["channel_account_id", "kind", "provider_key"])
     )
-    created = db.session.execute(stmt).rowcount == 1
+    created = db.session.execute(stmt.returning(InboundEvent.id)).first() is not None
     if created:
         kick()
     return created
