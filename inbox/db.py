@@ -6,10 +6,11 @@ a row that is not there yet, and a rolled-back request sends nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
@@ -47,13 +48,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cur.close()
 
 
-_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _writer: ContextVar[bool] = ContextVar("servicetorg_sqlite_writer", default=False)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @contextmanager
 def writer() -> Iterator[None]:
-    """Code that writes (a worker's task): its SQLite transactions begin IMMEDIATE."""
+    """Code that writes (a worker's task, a webhook): its SQLite transactions begin IMMEDIATE."""
     token = _writer.set(True)
     try:
         yield
@@ -61,28 +62,28 @@ def writer() -> Iterator[None]:
         _writer.reset(token)
 
 
+def writes(view: F) -> F:
+    """A view whose one short transaction writes (a webhook): see `_sqlite_begin`."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with writer():
+            return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _sqlite_begin(conn: Any) -> None:
     """One writer at a time, decided when the transaction begins: a write transaction takes
     the write lock with BEGIN IMMEDIATE, waiting for it up to busy_timeout. A deferred
     transaction that reads first and writes later fails at once with "database is locked"
     when another writer committed in between (no waiting helps it), which is what answered
-    webhooks with 500 under load. Requests that may write (POST, PUT, PATCH, DELETE) and
-    worker tasks begin IMMEDIATE; page views and other readers stay deferred, so they never
-    queue behind a writer (WAL lets them read while one writes).
-
-    A writer emits BEGIN IMMEDIATE itself (SQLAlchemy's pysqlite recipe); for everyone else
-    pysqlite keeps its own behaviour (reads outside a transaction, BEGIN before the first
-    write), so a reader always sees the latest commit."""
-    if conn.dialect.name == "sqlite" and _writes():
+    webhooks with 500 under load. Worker tasks and the webhooks (marked with @writes) are
+    writers; everyone else keeps pysqlite's own behaviour (reads outside a transaction, a
+    deferred BEGIN before the first write), so readers never queue behind a writer and always
+    see the latest commit. SQLAlchemy's pysqlite recipe: BEGIN emitted on the "begin" event."""
+    if conn.dialect.name == "sqlite" and _writer.get():
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _writes() -> bool:
-    from flask import has_request_context, request
-
-    if has_request_context():
-        return request.method not in _READ_ONLY_METHODS
-    return _writer.get()
 
 
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from channels.alerts import alert_context
 from channels.facebook.services import page_accounts
 from inbox.config import secret_from_env
+from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelKind
 from inbox.services import events
@@ -70,6 +71,7 @@ def signature_valid(raw: bytes, header: str, secrets: list[str]) -> bool:
 
 
 @bp.post("/<page_id>")
+@writes
 def receive(page_id: str):  # type: ignore[no-untyped-def]
     secrets = _secrets(page_id, "app_secret")
     raw = request.get_data(cache=False)  # the raw bytes: re-serialised JSON would not match

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, request
 
 from channels.twilio_sms import services
 from channels.twilio_sms.cli import add_number
+from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount
 from inbox.services import events
@@ -56,6 +57,7 @@ def _signed_account(account_id: int) -> tuple[ChannelAccount, str]:
 
 
 @bp.post("/<int:account_id>/sms")
+@writes
 def inbound(account_id: int) -> Response:
     raw = request.get_data()  # kept as sent; request.form is parsed from the cached bytes
     account, url = _signed_account(account_id)
@@ -69,6 +71,7 @@ def inbound(account_id: int) -> Response:
 
 
 @bp.post("/<int:account_id>/status")
+@writes
 def status(account_id: int) -> Response:
     raw = request.get_data()
     account, url = _signed_account(account_id)

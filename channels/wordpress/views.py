@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from channels.wordpress import webhook
 from channels.wordpress.services import WEBHOOK, source_of
 from inbox.config import secret_from_env
+from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, ChannelKind
 from inbox.services import events
@@ -31,6 +32,7 @@ def _error(status: int, code: str, message: str, field: str | None = None):  # t
 
 
 @bp.post("/webhooks/comments/<int:account_id>")
+@writes
 def receive(account_id: int):  # type: ignore[no-untyped-def]
     account = db.session.get(ChannelAccount, account_id)
     if (
