@@ -16,6 +16,7 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import ChannelAccount, ChannelKind, Conversation, Message, Role, Tenant, User
 from inbox.services import conversations
+from tests.conftest import run_inbound
 from tests.factories import PASSWORD
 from tests.fakes.twilio import FakeTwilio, new_sid
 
@@ -102,9 +103,8 @@ class Sms:
         return self._processed(self.post(self.path("sms", acc), params), process)
 
     def _processed(self, resp: Any, process: bool) -> Any:
-        dispatcher = self.client.application.extensions["servicetorg.dispatcher"]
-        if process and hasattr(dispatcher, "run_inbound"):  # a real worker does it by itself
-            dispatcher.run_inbound()
+        if process:
+            run_inbound(self.client.application)
         return resp
 
     def status(self, message: Message, status: str, *, process: bool = True, **extra: str) -> Any:

@@ -258,9 +258,10 @@ class Page:
             content_type="application/json",
             headers={"X-Hub-Signature-256": signature or self.sign(raw)},
         )
-        dispatcher = client.application.extensions["servicetorg.dispatcher"]
-        if process and hasattr(dispatcher, "run_inbound"):
-            dispatcher.run_inbound()
+        if process:
+            from tests.conftest import run_inbound
+
+            run_inbound(client.application)
         return resp
 
 
