@@ -29,6 +29,7 @@ from inbox.services import events as event_log
 
 log = logging.getLogger(__name__)
 
+SQLITE_BATCH_SIZE = 20
 MAX_ROUNDS = 50  # then hand over to a fresh task, so one task never runs for ever
 _LOCK_KEY = 0x5E771CE  # "one inbound batch at a time" (PostgreSQL advisory lock)
 # Database trouble is nobody's fault in the batch: the task fails, the events stay pending.
@@ -39,6 +40,10 @@ _NOT_THE_EVENT = (sa_exc.OperationalError, sa_exc.InterfaceError)
 def process_events(batch_size: int | None = None) -> int:
     """Drain pending events; returns how many were settled (done or parked)."""
     batch_size = max(1, batch_size or int(current_app.config["INBOUND_BATCH_SIZE"]))
+    if not _postgres():
+        # SQLite's one writer: webhooks wait for the batch's lock (busy_timeout), so its
+        # transaction stays short even on a busy machine.
+        batch_size = min(batch_size, SQLITE_BATCH_SIZE)
     settled = 0
     for _ in range(MAX_ROUNDS):
         if not _lock():
