@@ -20,9 +20,11 @@ QUEUE_NAMES = ("inbound", "outbound", "archiving", "default")
 
 
 def register_commands(app: Flask) -> None:
+    from inbox.cli_events import events_cli
     from inbox.cli_staff import staff_cli
 
     app.cli.add_command(migrate_cmd)
+    app.cli.add_command(events_cli)
     app.cli.add_command(seed_demo_cmd)
     app.cli.add_command(staff_cli)
     app.cli.add_command(seed_bench_cmd)

@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker holds a reply it is sending; longer than any provider call can take
     # (their HTTP timeouts are seconds). A send still held after this had its worker die.
     "SEND_LEASE_SECONDS": 300,
+    "INBOUND_BATCH_SIZE": 200,
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
     "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
@@ -129,6 +130,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "FACEBOOK_POLL_MAX_PAGES": int,
     "ARCHIVE_LEASE_SECONDS": (int, float),
     "SEND_LEASE_SECONDS": (int, float),
+    "INBOUND_BATCH_SIZE": int,
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
     "WEB_COMMENTS_MAX_BODY_BYTES": int,
     "LOGIN_MAX_FAILURES": int,

@@ -10,7 +10,11 @@ down) is logged and written to the `unsent_task` table, which the sweeper
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
@@ -31,6 +35,7 @@ def install_listeners() -> None:
         return
     event.listen(Engine, "connect", _sqlite_pragmas)
     event.listen(Engine, "savepoint", _sqlite_begin_before_savepoint)
+    event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Session, "after_commit", _send_pending)
     event.listen(Session, "after_soft_rollback", _drop_pending)
     _installed = True
@@ -61,9 +66,52 @@ def _sqlite_begin_before_savepoint(conn: Any, name: str) -> None:
         dbapi_connection.execute("BEGIN")
 
 
+_writer: ContextVar[bool] = ContextVar("servicetorg_sqlite_writer", default=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def writer() -> Iterator[None]:
+    """Code that writes (a worker's task, a webhook): its SQLite transactions begin IMMEDIATE."""
+    token = _writer.set(True)
+    try:
+        yield
+    finally:
+        _writer.reset(token)
+
+
+def writes(view: F) -> F:
+    """A view whose one short transaction writes (a webhook): see `_sqlite_begin`."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with writer():
+            return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """One writer at a time, decided when the transaction begins: a write transaction takes
+    the write lock with BEGIN IMMEDIATE, waiting for it up to busy_timeout. A deferred
+    transaction that reads first and writes later fails at once with "database is locked"
+    when another writer committed in between (no waiting helps it), which is what answered
+    webhooks with 500 under load. Worker tasks and the webhooks (marked with @writes) are
+    writers; everyone else keeps pysqlite's own behaviour (reads outside a transaction, a
+    deferred BEGIN before the first write), so readers never queue behind a writer and always
+    see the latest commit. SQLAlchemy's pysqlite recipe: BEGIN emitted on the "begin" event."""
+    if conn.dialect.name == "sqlite" and _writer.get():
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     """Queue a Celery task (by name, with plain arguments) to be sent after the commit."""
     db.session.info.setdefault(_PENDING, []).append((task_name, args, kwargs))
+
+
+def queued(task_name: str) -> bool:
+    """Whether this transaction has already queued the task (to send it once, not per row)."""
+    return any(name == task_name for name, _, _ in db.session.info.get(_PENDING, ()))
 
 
 def _send_pending(session: Session) -> None:

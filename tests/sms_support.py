@@ -16,6 +16,7 @@ from sqlalchemy import select
 from inbox.extensions import db
 from inbox.models import ChannelAccount, ChannelKind, Conversation, Message, Role, Tenant, User
 from inbox.services import conversations
+from tests.conftest import run_inbound
 from tests.factories import PASSWORD
 from tests.fakes.twilio import FakeTwilio, new_sid
 
@@ -71,8 +72,10 @@ class Sms:
         sid: str | None = None,
         from_: str = CITIZEN,
         account: ChannelAccount | None = None,
+        process: bool = True,
         **extra: str,
     ) -> Any:
+        """Twilio's inbound webhook; with `process`, the inbound worker's batch runs after it."""
         acc = account or self.account
         params = {
             "ToCountry": "NO",
@@ -97,9 +100,14 @@ class Sms:
         }
         params["MessageSid"] = params["SmsSid"] = params["SmsMessageSid"]
         params.update(extra)
-        return self.post(self.path("sms", acc), params)
+        return self._processed(self.post(self.path("sms", acc), params), process)
 
-    def status(self, message: Message, status: str, **extra: str) -> Any:
+    def _processed(self, resp: Any, process: bool) -> Any:
+        if process:
+            run_inbound(self.client.application)
+        return resp
+
+    def status(self, message: Message, status: str, *, process: bool = True, **extra: str) -> Any:
         params = {
             "MessageSid": message.provider_message_id or "",
             "MessageStatus": status,
@@ -110,7 +118,7 @@ class Sms:
             **extra,
         }
         path = f"{self.path('status')}?m={message.id}"
-        return self.post(path, params)
+        return self._processed(self.post(path, params), process)
 
     def messages(self) -> list[Message]:
         db.session.expire_all()

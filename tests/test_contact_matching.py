@@ -70,8 +70,13 @@ def comment(client, account: ChannelAccount, cid: str, author: dict[str, str]): 
         data=body,
         headers={"X-Servicetorg-Signature": sig, "Content-Type": "application/json"},
     )
-    assert resp.status_code in (200, 201), resp.get_json()
-    return db.session.get(Message, resp.get_json()["message_id"])
+    assert resp.status_code in (200, 202), resp.get_json()
+    client.application.extensions["servicetorg.dispatcher"].run_inbound()  # the worker's batch
+    return db.session.scalar(
+        select(Message).where(
+            Message.channel_account_id == account.id, Message.provider_message_id == cid
+        )
+    )
 
 
 def suggestions() -> list[ContactMatchSuggestion]:

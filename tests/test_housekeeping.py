@@ -26,7 +26,13 @@ def test_sweep_resends_replies_and_archive_items_whose_task_was_lost(app, factor
     db.session.commit()
     tasks.sent.clear()  # the broker "lost" both tasks
 
-    fresh = {"messages": 0, "abandoned": 0, "archive_items": 0, "unsent_tasks": 0}
+    fresh = {
+        "messages": 0,
+        "abandoned": 0,
+        "archive_items": 0,
+        "unsent_tasks": 0,
+        "inbound_events": 0,
+    }
     assert sweep.apply().get() == fresh
     old = utcnow() - timedelta(minutes=5)
     db.session.execute(update(Message).where(Message.id == reply.id).values(sent_at=old))

@@ -43,8 +43,12 @@ def test_reply_sent_by_the_worker_and_confirmed_by_callback(app, factory, monkey
         out = wait_for(reply_with_twilio_sid)
         assert out.provider_message_id == sent["sid"]
         assert sms.status(out, "delivered").status_code == 200
-        db.session.expire_all()
-        assert db.session.get(Message, out.id).delivery_status is DeliveryStatus.DELIVERED
+
+        def delivered() -> bool:  # the worker applies the callback it was sent
+            db.session.expire_all()
+            return db.session.get(Message, out.id).delivery_status is DeliveryStatus.DELIVERED
+
+        wait_for(delivered)
 
 
 def test_lost_answer_settled_by_the_workers_retry(app, factory, monkeypatch, base_config):

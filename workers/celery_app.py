@@ -8,11 +8,13 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+from inbox.db import writer
 from workers.schedule import beat_schedule
 
 # Task modules; each holds the tasks of one queue.
 TASK_MODULES = [
     "workers.inbound",
+    "workers.events",
     "workers.outbound",
     "workers.archiving",
     "workers.housekeeping",
@@ -30,7 +32,7 @@ def queue_names(prefix: str) -> dict[str, str]:
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            with app.app_context():
+            with app.app_context(), writer():
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)

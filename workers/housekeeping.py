@@ -30,7 +30,7 @@ from inbox.extensions import db
 from inbox.models import DeliveryStatus, Message, UnsentTask
 from inbox.models.base import utcnow
 from inbox.models.conversations import UNSENT_SQL
-from inbox.services import outbound
+from inbox.services import events, outbound
 
 log = logging.getLogger(__name__)
 UNSENT = text(f"message.{UNSENT_SQL}")
@@ -38,6 +38,8 @@ UNSENT = text(f"message.{UNSENT_SQL}")
 # Work older than this (SWEEP_STALE_SECONDS) without progress is assumed lost (broker down
 # at commit time, worker killed).
 STALE = timedelta(minutes=2)
+# An inbound event still pending after this is re-kicked (a batch takes well under a second).
+INBOUND_STALE = timedelta(seconds=5)
 
 SweepSource = Callable[[datetime, datetime], list[tuple[str, tuple[Any, ...]]]]
 SOURCES: dict[str, SweepSource] = {}
@@ -107,6 +109,9 @@ def sweep() -> dict[str, int]:
         enqueue("servicetorg.archiving.journal", iid)
     counts = {"messages": len(messages), "abandoned": len(abandoned), "archive_items": len(items)}
     counts["unsent_tasks"] = _resend_unsent()
+    counts["inbound_events"] = events.stragglers(INBOUND_STALE, now)
+    if counts["inbound_events"]:
+        events.kick()  # their kick was lost (broker down, worker killed before it ran)
     for name, source in SOURCES.items():
         found = source(now, stale)
         for task_name, args in found:

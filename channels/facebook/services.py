@@ -13,9 +13,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from channels import media
-from channels.facebook.events import CommentEvent, Event, MessageEvent, StatusEvent
+from channels.facebook.events import CommentEvent, MessageEvent, StatusEvent
 from channels.facebook.graph import GraphError, page_token, token_fingerprint
-from inbox.db import enqueue
 from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
@@ -100,59 +99,39 @@ def raise_alert(account: ChannelAccount, exc: GraphError) -> None:
 # --- webhook events -----------------------------------------------------------------------
 
 
-def apply_events(tenant_id: int, events: list[Event]) -> list[int]:
-    """Store events for this tenant's pages; returns ids of new messages with attachments
-    (their files are fetched by MEDIA_TASK, queued here and sent after the commit)."""
-    new_with_files: list[int] = []
-    for ev in events:
-        accounts = page_accounts(ev.page_id)
-        if isinstance(ev, CommentEvent):
-            account = accounts.get(ChannelKind.FACEBOOK_COMMENTS)
-        else:
-            account = accounts.get(ChannelKind.MESSENGER)
-        if account is None or account.tenant_id != tenant_id:
-            log.info("facebook event for unknown page %s ignored", ev.page_id)
-            continue
-        if isinstance(ev, MessageEvent):
-            msg, created = store_message(account, ev)
-            if created and msg.attachments:
-                new_with_files.append(msg.id)
-                # Downloaded by a worker after the commit, never within the webhook.
-                enqueue(MEDIA_TASK, msg.id)
-        elif isinstance(ev, StatusEvent):
-            apply_status(account, ev)
-        else:
-            apply_comment(account, ev)
-    return new_with_files
-
-
 def store_message(
     account: ChannelAccount, ev: MessageEvent, name: str | None = None
 ) -> tuple[Message, bool]:
     """A Messenger message into the citizen's conversation (the PSID kept for replies)."""
-    msg, created = ingest(
-        account,
-        InboundMessage(
-            identity_kind=IdentityKind.FACEBOOK_PSID,
-            identity_value=ev.psid,
-            body=ev.text,
-            provider_message_id=ev.mid,
-            sent_at=ev.sent_at,
-            contact_name=name,
-            attachments=[
-                InboundAttachment(
-                    filename=f"{kind}-{i + 1}",
-                    content_type="application/octet-stream",
-                    provider_url=url,
-                )
-                for i, (kind, url) in enumerate(ev.attachments)
-            ],
-        ),
+    msg, created = ingest(account, store_inbound(ev, name))
+    store_message_after(msg, ev)
+    return msg, created
+
+
+def store_inbound(ev: MessageEvent, name: str | None = None) -> InboundMessage:
+    return InboundMessage(
+        identity_kind=IdentityKind.FACEBOOK_PSID,
+        identity_value=ev.psid,
+        body=ev.text,
+        provider_message_id=ev.mid,
+        sent_at=ev.sent_at,
+        contact_name=name,
+        attachments=[
+            InboundAttachment(
+                filename=f"{kind}-{i + 1}",
+                content_type="application/octet-stream",
+                provider_url=url,
+            )
+            for i, (kind, url) in enumerate(ev.attachments)
+        ],
     )
+
+
+def store_message_after(msg: Message, ev: MessageEvent) -> None:
+    """Keep the PSID on the conversation: replies go to it."""
     conv = msg.conversation
     if (conv.meta or {}).get("psid") != ev.psid:
         conv.meta = {**(conv.meta or {}), "psid": ev.psid}
-    return msg, created
 
 
 def apply_status(account: ChannelAccount, ev: StatusEvent) -> int:

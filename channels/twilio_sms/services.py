@@ -202,34 +202,56 @@ def receive(
 
     Media are downloaded by a task after the commit, so the text is safe before we answer.
     """
+    inbound = inbound_message(
+        account, sid=sid, from_=from_, body=body, media=media, sent_at=sent_at, meta=meta
+    )
+    message, created = ingest(account, inbound)
+    received(account, message, created, opt_out_type)
+    return message, created
+
+
+def inbound_message(
+    account: ChannelAccount,
+    *,
+    sid: str,
+    from_: str,
+    body: str,
+    media: list[dict[str, str]],
+    sent_at: datetime | None = None,
+    meta: dict[str, Any] | None = None,
+) -> InboundMessage:
+    """The InboundMessage for an SMS/MMS (files are fetched later, see `received`)."""
     body = clean_text(body or "")  # pulled messages too: no NUL, cut to MAX_MESSAGE_CHARS
     phone = sender_identity(from_, account)
     info = {"from": phone, "to": account.external_id, **(meta or {})}
     if media:
         info["pending_media"] = media[:MAX_MEDIA]
-    message, created = ingest(
-        account,
-        InboundMessage(
-            identity_kind=IdentityKind.PHONE,
-            identity_value=phone,
-            body=body or "",
-            provider_message_id=sid,
-            sent_at=sent_at,
-            meta=info,
-        ),
+    return InboundMessage(
+        identity_kind=IdentityKind.PHONE,
+        identity_value=phone,
+        body=body or "",
+        provider_message_id=sid,
+        sent_at=sent_at,
+        meta=info,
     )
+
+
+def received(
+    account: ChannelAccount, message: Message, created: bool, opt_out_type: str | None = None
+) -> None:
+    """What follows a new SMS once it is stored: the reply number, STOP/START, its files."""
     if not created:
-        return message, False
+        return
+    phone = str((message.meta or {}).get("from") or "")
     conv = message.conversation
-    if (conv.meta or {}).get("phone") != phone:
+    if phone and (conv.meta or {}).get("phone") != phone:
         conv.meta = {**(conv.meta or {}), "phone": phone}
-    action = keyword(body, opt_out_type)
-    if action:
+    action = keyword(message.body, opt_out_type)
+    if action and phone:
         set_opt_out(account.tenant_id, phone, action == "stop")
-    if media:
+    if (message.meta or {}).get("pending_media"):
         enqueue(MEDIA_TASK, message.id)
     db.session.flush()
-    return message, True
 
 
 # --- opt-out ------------------------------------------------------------------------------

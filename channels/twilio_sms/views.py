@@ -14,8 +14,10 @@ from flask import Blueprint, Response, abort, jsonify, request
 from channels.interfaces import InvalidPayload
 from channels.twilio_sms import form, services
 from channels.twilio_sms.cli import add_number
+from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount
+from inbox.services import events
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio", cli_group="sms")
@@ -35,8 +37,9 @@ def _invalid(exc: InvalidPayload) -> Response:
     return resp
 
 
-def _signed_account(account_id: int) -> ChannelAccount:
-    """The account, if the request carries a valid Twilio signature for it; else 403/404."""
+def _signed_account(account_id: int) -> tuple[ChannelAccount, str]:
+    """The account and the URL Twilio signed, if the request carries a valid Twilio signature
+    for it; else 403/404."""
     account = services.sms_account(account_id)
     if account is None:
         abort(404)
@@ -53,34 +56,37 @@ def _signed_account(account_id: int) -> ChannelAccount:
     if not services.signature_valid(url, request.form, signature, secret, algorithm):
         log.warning("Twilio webhook for account %s: bad signature (URL %s)", account.id, url)
         abort(403, description="Invalid or missing X-Twilio-Signature.")
-    return account
+    return account, url
+
+
+# Only what must happen before Twilio hears 2xx: the signature, and the raw form appended to
+# the inbound event log and committed. The inbound worker stores the message (docs/inbound.md).
 
 
 @bp.post("/<int:account_id>/sms")
+@writes
 def inbound(account_id: int) -> Response:
-    account = _signed_account(account_id)
+    raw = request.get_data()  # kept as sent; request.form is parsed from the cached bytes
+    account, url = _signed_account(account_id)
     try:
-        sms = form.parse_inbound(request.form)
+        sms = form.parse_inbound(request.form)  # a clear 400 now, not a parked event later
     except InvalidPayload as exc:
         return _invalid(exc)
-    services.receive(account, **sms.receive_kwargs())
+    events.append(account, "sms", sms.sid, raw, url=url, headers=request.headers)
     db.session.commit()  # stored before Twilio hears 2xx
     return _twiml()
 
 
 @bp.post("/<int:account_id>/status")
+@writes
 def status(account_id: int) -> Response:
-    account = _signed_account(account_id)
+    raw = request.get_data()
+    account, url = _signed_account(account_id)
     try:
         report = form.parse_status(request.form)
     except InvalidPayload as exc:
         return _invalid(exc)
-    services.apply_status(
-        account,
-        report.sid,
-        report.status,
-        report.error_code,
-        request.args.get("m", type=int),
-    )
+    key = f"{report.sid}:{report.status}:{request.args.get('m', '')}"
+    events.append(account, "sms_status", key, raw, url=url, headers=request.headers)
     db.session.commit()
     return _twiml()

@@ -58,6 +58,12 @@ def author_identity(account: ChannelAccount, c: Comment) -> str:
 
 def store_comment(account: ChannelAccount, c: Comment, source: str) -> tuple[Message, bool]:
     """Ingest one comment (idempotent on its id). Flushes; the caller commits."""
+    message, created = ingest(account, comment_inbound(account, c, source))
+    comment_stored(account, c, source, message, created)
+    return message, created
+
+
+def comment_inbound(account: ChannelAccount, c: Comment, source: str) -> InboundMessage:
     meta: dict[str, object] = {
         "source": source,
         "page_url": c.page_url,
@@ -68,23 +74,26 @@ def store_comment(account: ChannelAccount, c: Comment, source: str) -> tuple[Mes
         meta["post_id"] = c.post_id
     if account.is_hearing:
         meta["archive_suggestion"] = {"reason": "hearing"}
-    message, created = ingest(
-        account,
-        InboundMessage(
-            identity_kind=IdentityKind.WEB_AUTHOR,
-            identity_value=author_identity(account, c),
-            body=c.body,
-            provider_message_id=c.comment_id,
-            sent_at=c.created_at,
-            contact_name=None if c.anonymous else (c.author_name or "").strip()[:200] or None,
-            thread_key=c.thread_key,
-            subject=(c.page_title or c.page_url or "")[:300] or None,
-            provider_parent_id=c.parent_id,
-            meta=meta,
-        ),
+    return InboundMessage(
+        identity_kind=IdentityKind.WEB_AUTHOR,
+        identity_value=author_identity(account, c),
+        body=c.body,
+        provider_message_id=c.comment_id,
+        sent_at=c.created_at,
+        contact_name=None if c.anonymous else (c.author_name or "").strip()[:200] or None,
+        thread_key=c.thread_key,
+        subject=(c.page_title or c.page_url or "")[:300] or None,
+        provider_parent_id=c.parent_id,
+        meta=meta,
     )
+
+
+def comment_stored(
+    account: ChannelAccount, c: Comment, source: str, message: Message, created: bool
+) -> None:
+    """The page on the conversation, a hearing's archive suggestion, contact matching."""
     if not created:
-        return message, False
+        return
     conv = message.conversation
     if "page_url" not in (conv.meta or {}):
         conv.meta = {
@@ -102,4 +111,3 @@ def store_comment(account: ChannelAccount, c: Comment, source: str) -> tuple[Mes
         contact.email = email
     if message.contact_id is not None:
         matching.queue_matching(message.contact_id)
-    return message, True

@@ -1,4 +1,6 @@
-"""POST /webhooks/comments/<account_id>: verify, validate, store, then answer 2xx."""
+"""POST /webhooks/comments/<account_id>: verify, validate, append the raw event, answer 202.
+
+The inbound worker stores the comment as a message (docs/inbound.md)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 
 from channels.wordpress import webhook
-from channels.wordpress.services import WEBHOOK, source_of, store_comment
+from channels.wordpress.services import WEBHOOK, source_of
 from inbox.config import secret_from_env
+from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, ChannelKind
+from inbox.services import events
 from inbox.untrusted import loads
 
 bp = Blueprint("webcomments", __name__)
@@ -28,6 +32,7 @@ def _error(status: int, code: str, message: str, field: str | None = None):  # t
 
 
 @bp.post("/webhooks/comments/<int:account_id>")
+@writes
 def receive(account_id: int):  # type: ignore[no-untyped-def]
     account = db.session.get(ChannelAccount, account_id)
     if (
@@ -57,9 +62,11 @@ def receive(account_id: int):  # type: ignore[no-untyped-def]
         comment = webhook.parse(data, limit)
     except webhook.Invalid as exc:
         return _error(400, "invalid", str(exc), exc.field)
-    message, created = store_comment(account, comment, WEBHOOK)
-    db.session.commit()
-    status = "stored" if created else "duplicate"
-    return jsonify(status=status, id=comment.comment_id, message_id=message.id), (
-        201 if created else 200
+    # Validated here, so the sender hears what is wrong; stored by the inbound worker.
+    created = events.append(
+        account, "comments", comment.comment_id, raw, url=request.url, headers=request.headers
+    )
+    db.session.commit()  # stored before the sender hears 2xx
+    return jsonify(status="accepted" if created else "duplicate", id=comment.comment_id), (
+        202 if created else 200
     )

@@ -13,6 +13,7 @@ from inbox.models.conversations import (
     Message,
     MessageRevision,
 )
+from inbox.models.events import EventState, InboundEvent
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
 from inbox.models.sessions import StaffSession
@@ -31,8 +32,10 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
+    "EventState",
     "Direction",
     "IdentityKind",
+    "InboundEvent",
     "MatchReason",
     "MatchStatus",
     "Membership",

@@ -244,14 +244,28 @@ class Page:
         digest = hmac.new(self.fake.app_secret.encode(), raw, hashlib.sha256).hexdigest()
         return f"sha256={digest}"
 
-    def deliver(self, client, entries: list[dict[str, Any]], signature: str | None = None):  # type: ignore[no-untyped-def]
+    def deliver(  # type: ignore[no-untyped-def]
+        self,
+        client,
+        entries: list[dict[str, Any]],
+        signature: str | None = None,
+        *,
+        process: bool = True,
+    ):
+        """POST the page webhook as Meta does; with `process`, the inbound worker's batch
+        (queued by the webhook) runs after it, as a worker would."""
         raw = self.body(entries)
-        return client.post(
+        resp = client.post(
             f"/webhooks/facebook/{self.page_id}",
             data=raw,
             content_type="application/json",
             headers={"X-Hub-Signature-256": signature or self.sign(raw)},
         )
+        if process:
+            from tests.conftest import run_inbound
+
+            run_inbound(client.application)
+        return resp
 
 
 def messaging_entry(

@@ -1,0 +1,114 @@
+"""The inbound event log: append in the webhook, claim and settle in the worker, park for an
+admin. See docs/inbound.md.
+
+A webhook calls `append(...)` and commits: one INSERT that does nothing when the provider
+delivers the same event again (its key is unique per account and kind), plus one coalesced
+"kick" for the worker, sent after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from inbox.db import enqueue, queued
+from inbox.extensions import db
+from inbox.models import ChannelAccount, EventState, InboundEvent
+from inbox.models.base import utcnow
+
+PROCESS_TASK = "servicetorg.inbound.process_events"
+# An event that failed this many times for a reason other than its shape is parked.
+MAX_ATTEMPTS = 3
+# Headers kept with an event: what re-verifying its signature or replaying it needs.
+KEPT_HEADERS = (
+    "Content-Type",
+    "X-Twilio-Signature",
+    "X-Twilio-Webhooks-Signature-Settings",
+    "X-Hub-Signature-256",
+    "X-Servicetorg-Signature",
+    "User-Agent",
+)
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: headers[name] for name in KEPT_HEADERS if headers.get(name)}
+
+
+def append(
+    account: ChannelAccount,
+    kind: str,
+    provider_key: str,
+    body: bytes,
+    *,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> bool:
+    """Store a raw event once; True if it is new. Queues one kick per transaction."""
+    values: dict[str, Any] = {
+        "tenant_id": account.tenant_id,
+        "channel_account_id": account.id,
+        "kind": kind,
+        "provider_key": provider_key[:255],
+        "body": body,
+        "url": url,
+        "headers": kept_headers(headers or {}),
+        "received_at": utcnow(),
+        "state": EventState.PENDING.value,
+        "attempts": 0,
+    }
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(InboundEvent.__table__)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["channel_account_id", "kind", "provider_key"])
+    )
+    created = db.session.execute(stmt.returning(InboundEvent.id)).first() is not None
+    if created:
+        kick()
+    return created
+
+
+def kick() -> None:
+    """Ask a worker to process pending events, at most once per transaction."""
+    if not queued(PROCESS_TASK):
+        enqueue(PROCESS_TASK)
+
+
+def stragglers(older_than: timedelta, now: datetime | None = None) -> int:
+    """How many events are still pending after `older_than` (their kick was lost)."""
+    cutoff = (now or utcnow()) - older_than
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(InboundEvent)
+            .where(InboundEvent.state == EventState.PENDING, InboundEvent.received_at < cutoff)
+        )
+        or 0
+    )
+
+
+def parked(limit: int = 100, tenant_id: int | None = None) -> list[InboundEvent]:
+    q = select(InboundEvent).where(InboundEvent.state == EventState.PARKED)
+    if tenant_id is not None:
+        q = q.where(InboundEvent.tenant_id == tenant_id)
+    return list(db.session.scalars(q.order_by(InboundEvent.id).limit(limit)))
+
+
+def retry(event_ids: list[int], tenant_id: int | None = None) -> int:
+    """Put parked events back in line (after a fix); returns how many. Flushes, never commits."""
+    q = (
+        update(InboundEvent)
+        .where(InboundEvent.id.in_(event_ids), InboundEvent.state == EventState.PARKED)
+        .values(state=EventState.PENDING, attempts=0)
+    )
+    if tenant_id is not None:
+        q = q.where(InboundEvent.tenant_id == tenant_id)
+    count = db.session.execute(q).rowcount
+    if count:
+        kick()
+    return int(count or 0)
