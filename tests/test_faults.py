@@ -216,6 +216,7 @@ def test_every_task_lost_to_a_redis_outage_is_sent_by_the_sweeper(redis_down, fa
     # Not only replies and archive items: any task queued after a commit (here an MMS picture
     # to download) is sent at the next sweep, without waiting for the work to look stale.
     from channels.twilio_sms.services import MEDIA_TASK
+    from inbox.services.events import PROCESS_TASK
 
     with sms_setup(redis_down, factory, monkeypatch) as sms:
         media = {
@@ -228,10 +229,12 @@ def test_every_task_lost_to_a_redis_outage_is_sent_by_the_sweeper(redis_down, fa
         tasks = redis_down.extensions["servicetorg.dispatcher"] = RecordingDispatcher(redis_down)
         celery = redis_down.extensions["celery"]
         celery.loader.import_default_modules()
-        # The picture's download and the new contact's matching, both refused by the broker.
-        assert celery.tasks["servicetorg.housekeeping.sweep"].apply().get()["unsent_tasks"] == 2
+        # The webhook's kick of the inbound worker, the picture's download and the new
+        # contact's matching: all refused by the broker, all sent by the sweeper.
+        assert celery.tasks["servicetorg.housekeeping.sweep"].apply().get()["unsent_tasks"] == 3
         assert sorted(tasks.sent) == sorted(
             [
+                (PROCESS_TASK, (), {}),
                 (MEDIA_TASK, (message_id,), {}),
                 ("servicetorg.default.match_contacts", (contact_id,), {}),
             ]

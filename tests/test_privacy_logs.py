@@ -63,10 +63,11 @@ def test_a_database_error_in_a_webhook_logs_no_citizen_text_or_number(
         _refuse_inserts_into_message()
         try:
             caplog.set_level(logging.DEBUG)
+            # The webhook stores the raw event; the inbound worker's insert is refused.
             resp = sms.inbound(SECRET_TEXT)
         finally:
             _allow_inserts_again()
-    assert resp.status_code == 500
+    assert resp.status_code == 200
     logged = caplog.text
     assert "refused" in logged  # the error itself is there, for whoever must mend it
     assert SECRET_TEXT not in logged
