@@ -25,6 +25,7 @@ HANDLERS: dict[str, str] = {
     "sms_status": "channels.twilio_sms.events:handle_status",
     "facebook": "channels.facebook.inbound:handle",
     "comments": "channels.wordpress.inbound:handle",
+    "webchat": "channels.webchat.inbound:handle",
 }
 
 Handler = Callable[[InboundEvent, ChannelAccount, "Batch"], None]

@@ -25,11 +25,21 @@ def test_reply_and_journal_through_real_worker(app, client, factory, login, base
     api = f"/api/chat/{account.external_id}/messages"
 
     with celery_worker(base_config):
-        client.post(
+        resp = client.post(
             api, json={"body": "Når stenger bassenget?", "client_id": "e2e-000001"}, headers=TOKEN
         )
+        assert resp.status_code == 202  # accepted; the worker's inbound batch stores it
+
+        def stored():
+            db.session.rollback()
+            return db.session.scalars(select(Conversation)).one_or_none()
+
+        conv = wait_for(stored)
+        mine = client.get(api, headers=TOKEN).json["messages"]
+        assert [(m["body"], m["client_id"]) for m in mine] == [
+            ("Når stenger bassenget?", "e2e-000001")
+        ]
         login(caseworker)
-        conv = db.session.scalars(select(Conversation)).one()
         client.post(f"/c/{conv.id}/reply", data={"body": "Klokka 21.", "kind": "reply"})
 
         def reply_visible():

@@ -19,7 +19,8 @@ from flask import Flask
 from sqlalchemy import event, func, select
 
 from inbox.extensions import db
-from inbox.models import Contact, Conversation, DeliveryStatus, Message, Role
+from inbox.models import Contact, Conversation, DeliveryStatus, InboundEvent, Message, Role
+from inbox.services.events import PROCESS_TASK
 from tests import sms_support
 from tests.conftest import RecordingDispatcher, make_app
 from tests.factories import PASSWORD
@@ -111,7 +112,11 @@ def test_chat_rate_limit_falls_back_when_redis_is_down(redis_down, factory):
         json={"body": "Hei, er det stengt vann?", "client_id": secrets.token_hex(8)},
         headers={"X-Chat-Token": token},
     )
-    assert resp.status_code == 201, resp.status_code
+    assert resp.status_code == 202, resp.status_code
+    assert count(InboundEvent) == 1  # accepted; the kick is lost with the broker
+    celery = redis_down.extensions["celery"]
+    celery.loader.import_default_modules()
+    assert celery.tasks[PROCESS_TASK].apply().get() == 1  # the worker, once Redis is back
     assert count(Message) == 1
 
 

@@ -11,6 +11,7 @@ from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
 from inbox.models import AuditEntry, ChannelKind, Conversation, DeliveryStatus, Message, Role
 from tests.archiving_support import pdf_text
+from tests.conftest import run_inbound
 
 TOKEN_HEADERS = {"X-Chat-Token": "t" * 43}
 
@@ -28,7 +29,8 @@ def test_chat_message_reply_flag_and_journal(app, client, factory, login, tasks,
         json={"body": "Hei! Jeg vil klage på byggesaken.", "client_id": "c-00000001"},
         headers=TOKEN_HEADERS,
     )
-    assert resp.status_code == 201
+    assert resp.status_code == 202
+    run_inbound(app)  # the inbound worker stores it
 
     # The caseworker sees it in the queue and answers.
     login(caseworker)

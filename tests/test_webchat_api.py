@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,11 +20,13 @@ from inbox.models import (
     Conversation,
     ConversationStatus,
     IdentityKind,
+    InboundEvent,
     Message,
     Role,
     User,
 )
 from inbox.models.base import utcnow
+from tests.conftest import run_inbound
 
 SECRET_ENV = "TEST_WEBCHAT_IDENTITY_SECRET"
 ALWAYS_CLOSED = {d: [] for d in hours.DAYS}
@@ -39,6 +42,7 @@ def chat(app, factory, client):  # type: ignore[no-untyped-def]
     client.environ_base["REMOTE_ADDR"] = _random_ip()
 
     class Chat:
+        app = client.application
         tenant = factory.tenant(chat_identity_secret_ref=SECRET_ENV)
         account = factory.channel(tenant)
         base = f"/api/chat/{account.external_id}"
@@ -48,13 +52,19 @@ def chat(app, factory, client):  # type: ignore[no-untyped-def]
             assert resp.status_code == 201, resp.json
             return resp.json["token"]
 
-        def send(self, token: str, body: str, client_id: str | None = None, **kw):  # type: ignore[no-untyped-def]
-            return client.post(
+        def send(  # type: ignore[no-untyped-def]
+            self, token: str, body: str, client_id: str | None = None, *, store=True, **kw
+        ):
+            """POST a visitor message; with `store`, the inbound worker's batch runs after."""
+            resp = client.post(
                 f"{self.base}/messages",
-                json={"body": body, "client_id": client_id or secrets.token_hex(8)},
+                json={"body": body, "client_id": client_id or str(uuid.uuid4())},
                 headers={"X-Chat-Token": token},
                 **kw,
             )
+            if store:
+                run_inbound(app)
+            return resp
 
         def get(self, token: str, path: str = "/messages"):  # type: ignore[no-untyped-def]
             return client.get(f"{self.base}{path}", headers={"X-Chat-Token": token})
@@ -64,8 +74,8 @@ def chat(app, factory, client):  # type: ignore[no-untyped-def]
 
 def test_anonymous_token_keeps_the_conversation_and_is_stored_hashed(chat):
     token = chat.token()
-    assert chat.send(token, "Hei, første melding").status_code == 201
-    assert chat.send(token, "Og en til").status_code == 201
+    assert chat.send(token, "Hei, første melding").status_code == 202
+    assert chat.send(token, "Og en til").status_code == 202
     # A "page load" later: the same token sees both, another visitor sees nothing.
     assert [m["body"] for m in chat.get(token).json["messages"]] == [
         "Hei, første melding",
@@ -77,13 +87,52 @@ def test_anonymous_token_keeps_the_conversation_and_is_stored_hashed(chat):
     assert len(db.session.scalars(select(Conversation)).all()) == 1
 
 
-def test_retried_client_id_stores_one_message(chat):
+def test_message_is_accepted_as_an_event_and_stored_by_the_worker(chat):
     token = chat.token()
-    first = chat.send(token, "Bare én gang", client_id="retry-0001")
-    again = chat.send(token, "Bare én gang", client_id="retry-0001")
-    assert first.status_code == again.status_code == 201
-    assert first.json["message"]["id"] == again.json["message"]["id"]
+    client_id = str(uuid.uuid4())
+    resp = chat.send(token, "Hei, er det noen der?", client_id, store=False)
+    # Answered once the raw event is stored: no message yet, the widget waits for its id.
+    assert resp.status_code == 202, resp.json
+    assert resp.json["message"]["client_id"] == client_id
+    assert resp.json["message"]["pending"] is True
+    events = db.session.scalars(select(InboundEvent)).all()
+    assert [(e.kind, e.state.value) for e in events] == [("webchat", "pending")]
+    assert token.encode() not in events[0].body  # the bearer token is never kept
+    assert db.session.scalars(select(Message)).all() == []
+    assert chat.get(token).json["messages"] == []
+
+    assert run_inbound(chat.app) == 1  # the inbound worker's batch
+    [stored] = chat.get(token).json["messages"]
+    assert stored["body"] == "Hei, er det noen der?"
+    assert stored["client_id"] == client_id and stored["from"] == "citizen"
+    conv = db.session.scalars(select(Conversation)).one()
+    assert conv.status is ConversationStatus.OPEN and conv.has_unread
+
+
+def test_retried_client_id_stores_one_event_and_one_message(chat):
+    token = chat.token()
+    client_id = str(uuid.uuid4())
+    first = chat.send(token, "Bare én gang", client_id, store=False)
+    again = chat.send(token, "Bare én gang", client_id, store=False)
+    assert first.status_code == again.status_code == 202
+    assert first.json["message"]["client_id"] == again.json["message"]["client_id"]
+    run_inbound(chat.app)
+    # A retry after the message was stored is a duplicate too.
+    assert chat.send(token, "Bare én gang", client_id).status_code == 202
+    assert len(db.session.scalars(select(InboundEvent)).all()) == 1
     assert len(db.session.scalars(select(Message)).all()) == 1
+    assert [m["client_id"] for m in chat.get(token).json["messages"]] == [client_id]
+
+
+def test_two_visitors_with_the_same_client_id_both_get_their_message(chat):
+    client_id = str(uuid.uuid4())
+    first, second = chat.token(), chat.token()
+    assert chat.send(first, "Fra den første", client_id, store=False).status_code == 202
+    assert chat.send(second, "Fra den andre", client_id, store=False).status_code == 202
+    run_inbound(chat.app)
+    assert len(db.session.scalars(select(InboundEvent)).all()) == 2
+    assert [m["body"] for m in chat.get(first).json["messages"]] == ["Fra den første"]
+    assert [m["body"] for m in chat.get(second).json["messages"]] == ["Fra den andre"]
 
 
 def test_signed_in_visitor_is_linked_to_the_citizen(chat, monkeypatch):
@@ -91,10 +140,10 @@ def test_signed_in_visitor_is_linked_to_the_citizen(chat, monkeypatch):
     ts = int(time.time())
     sig = sign("s3cret-of-the-municipality", "innbygger-42", ts)
     token = chat.token(user_id="innbygger-42", ts=ts, sig=sig)
-    assert chat.send(token, "Hei fra innlogget").status_code == 201
+    assert chat.send(token, "Hei fra innlogget").status_code == 202
     # A second browser of the same person lands on the same contact.
     token2 = chat.token(user_id="innbygger-42", ts=ts, sig=sig)
-    assert chat.send(token2, "Fra mobilen").status_code == 201
+    assert chat.send(token2, "Fra mobilen").status_code == 202
     user_ident = db.session.scalars(
         select(ContactIdentity).where(ContactIdentity.kind == IdentityKind.CHAT_USER)
     ).one()
@@ -130,7 +179,7 @@ def test_bad_signatures_are_refused_and_anonymous_still_works(
     assert resp.json["error"] == code and resp.json["message"]
     assert db.session.scalars(select(ContactIdentity)).all() == []
     # The widget falls back to an anonymous token.
-    assert chat.send(chat.token(), "Anonymt").status_code == 201
+    assert chat.send(chat.token(), "Anonymt").status_code == 202
 
 
 def test_signed_in_visitor_without_a_configured_secret(chat, client, monkeypatch):
@@ -189,12 +238,12 @@ def test_rate_limit_per_token(app, chat):
     app.config["WEBCHAT_LIMIT_POST_PER_TOKEN"] = "3/minute"
     token = chat.token()
     codes = [chat.send(token, f"melding {i}").status_code for i in range(4)]
-    assert codes == [201, 201, 201, 429]
+    assert codes == [202, 202, 202, 429]
     resp = chat.send(token, "en til")
     assert resp.json["error"] == "rate_limited" and "for raskt" in resp.json["message"]
     assert int(resp.headers["Retry-After"]) > 0
     # Another visitor is not affected.
-    assert chat.send(chat.token(), "annen besøkende").status_code == 201
+    assert chat.send(chat.token(), "annen besøkende").status_code == 202
     assert len(db.session.scalars(select(Message)).all()) == 4
 
 
@@ -204,13 +253,14 @@ def test_rate_limit_per_ip_across_visitors(app, chat):
         "environ_base": {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.1.{secrets.randbelow(250)}"}
     }
     codes = [chat.send(chat.token(), "hei", **ip).status_code for _ in range(3)]
-    assert codes == [201, 201, 429]
-    assert chat.send(chat.token(), "fra en annen adresse").status_code == 201
+    assert codes == [202, 202, 429]
+    assert chat.send(chat.token(), "fra en annen adresse").status_code == 202
 
 
 def test_caseworker_reading_marks_messages_read(chat, client, factory, login):
     token = chat.token()
-    sent = chat.send(token, "Har dere lest dette?").json["message"]
+    chat.send(token, "Har dere lest dette?")
+    [sent] = chat.get(token).json["messages"]
     assert sent["read"] is False
     assert chat.get(token).json["read_up_to"] == 0
     login(factory.user(chat.tenant))
@@ -250,7 +300,8 @@ def test_typing_needs_a_member_of_the_tenant(chat, client, factory, login):
 def test_stream_sends_messages_read_typing_and_ends(app, chat, client):
     app.config.update(WEBCHAT_STREAM_SECONDS=0.3, WEBCHAT_STREAM_POLL_SECONDS=0.05)
     token = chat.token()
-    first = chat.send(token, "Første").json["message"]
+    chat.send(token, "Første")
+    [first] = chat.get(token).json["messages"]
     chat.send(token, "Andre")
     with client.get(
         f"{chat.base}/stream?after={first['id']}", headers={"X-Chat-Token": token}
@@ -318,7 +369,7 @@ def test_offline_message_asks_how_to_answer_and_lands_in_the_queue(chat, client,
     headers = {"X-Chat-Token": token}
     assert client.post(pref_url, json={"method": "chat"}, headers=headers).status_code == 409
     resp = chat.send(token, "Hei, dere har stengt")
-    assert resp.status_code == 201
+    assert resp.status_code == 202
     assert resp.json["availability"]["reason"] == "closed"
     assert resp.json["ask_reply_preference"] is True
     bad = [

@@ -36,6 +36,32 @@ def _close_pages(browser):  # type: ignore[no-untyped-def]
         context.close()
 
 
+@pytest.fixture(autouse=True)
+def inbound_worker(app):  # type: ignore[no-untyped-def]
+    """The inbound worker, in a thread: the widget's messages are accepted as events (202) and
+    stored by the worker's batch, which the widget then finds in its stream or poll."""
+    from inbox.services.events import PROCESS_TASK
+
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    task = celery.tasks[PROCESS_TASK]
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(0.2):
+            with app.app_context():
+                try:
+                    task.apply(throw=True)
+                finally:
+                    db.session.remove()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(10)
+
+
 @pytest.fixture
 def site(factory):  # type: ignore[no-untyped-def]
     tenant = factory.tenant(name="Demo kommune")
@@ -80,6 +106,11 @@ def test_send_and_receive_in_real_time(app, browser, site, tasks):
         chat.get_by_role("button", name="Send").click()
         chat.locator(".chat__msg--citizen[data-id]").wait_for()
         assert _bodies() == ["Når tømmes glassavfallet?"]
+        # The stored message replaced the pending bubble: shown once, no longer "sending".
+        mine = chat.locator(".chat__msg--citizen")
+        assert mine.count() == 1
+        assert mine.get_attribute("id") == f"m-{mine.get_attribute('data-id')}"
+        assert mine.locator(".chat__receipt").inner_text() == ""
 
         # The caseworker writes; the citizen sees "writing…", then the answer, without reloading.
         conv = db.session.scalars(select(Conversation)).one()

@@ -17,11 +17,13 @@ def test_reply_in_flight_is_not_skipped_by_a_later_citizen_message(app, client, 
     caseworker = factory.user(tenant, Role.CASEWORKER)
     api = f"/api/chat/{account.external_id}/messages"
     client.post(api, json={"body": "Spørsmål", "client_id": "cursor-0001"}, headers=TOKEN)
+    tasks.run_inbound()
     conv = db.session.scalars(select(Conversation)).one()
     conversations.reply(conv, caseworker, "Svar")
     db.session.commit()
     # The citizen writes again while the reply waits for the worker.
     client.post(api, json={"body": "Er dere der?", "client_id": "cursor-0002"}, headers=TOKEN)
+    tasks.run_inbound()
     first = client.get(api, headers=TOKEN).json["messages"]
     assert [m["body"] for m in first] == ["Spørsmål"]
     last_seen = first[-1]["id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -109,25 +110,54 @@ def parse_visitor_message(data: object, max_chars: int) -> tuple[str, str]:
     return clean_text(body, max_chars), client_id
 
 
+def event_key(token: str, client_id: str) -> str:
+    """The inbound event's key: the widget's id for the message, scoped to the visitor (two
+    visitors may pick the same client id; one visitor's retry is the same event)."""
+    return f"{visitor_identity(token)}:{client_id}"
+
+
+def event_body(token: str, client_id: str, body: str, *, offline: bool) -> bytes:
+    """What the inbound event keeps: the checked message and the token's hash (the bearer
+    token itself is never stored)."""
+    data = {"visitor": visitor_identity(token), "client_id": client_id, "body": body}
+    return json.dumps({**data, "offline": offline}, ensure_ascii=False).encode()
+
+
+def visitor_inbound(ident: str, client_id: str, body: str, *, offline: bool) -> InboundMessage:
+    return InboundMessage(
+        identity_kind=IdentityKind.CHAT_VISITOR,
+        identity_value=ident,
+        body=body,
+        # The widget's own id for the message makes its retries idempotent.
+        provider_message_id=f"{ident[7:23]}:{client_id}",
+        meta={"left_while_unavailable": True} if offline else {},
+    )
+
+
+def visitor_message_stored(message: Message, created: bool, *, offline: bool) -> None:
+    """After a visitor's message is stored: a question left while nobody was there asks how
+    the citizen wants to be answered."""
+    if created and offline:
+        conv = message.conversation
+        conv.meta = {**(conv.meta or {}), "left_while_unavailable": True}
+
+
 def post_message(
     account: ChannelAccount, token: str, client_id: str, body: str, *, offline: bool = False
 ) -> Message:
-    ident = visitor_identity(token)
+    """Store a visitor's message at once (the inbound worker does the same from its event)."""
     msg, created = ingest(
-        account,
-        InboundMessage(
-            identity_kind=IdentityKind.CHAT_VISITOR,
-            identity_value=ident,
-            body=body,
-            # The widget's own id for the message makes its retries idempotent.
-            provider_message_id=f"{ident[7:23]}:{client_id}",
-            meta={"left_while_unavailable": True} if offline else {},
-        ),
+        account, visitor_inbound(visitor_identity(token), client_id, body, offline=offline)
     )
-    if created and offline:
-        conv = msg.conversation
-        conv.meta = {**(conv.meta or {}), "left_while_unavailable": True}
+    visitor_message_stored(msg, created, offline=offline)
     return msg
+
+
+def client_id_of(message: Message) -> str | None:
+    """The widget's id of a visitor's message (so it can replace its pending bubble)."""
+    if message.direction is not Direction.INBOUND or not message.provider_message_id:
+        return None
+    return message.provider_message_id.partition(":")[2] or None
 
 
 def visitor_contact_id(account: ChannelAccount, token: str) -> int | None:

@@ -29,9 +29,11 @@ from flask_babel import gettext as _
 
 from channels.webchat import hours, identity, limits, services
 from inbox import ROOT
+from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, Direction, Message, Tenant
 from inbox.models.base import utcnow
+from inbox.services import events
 
 bp = Blueprint("webchat", __name__)
 # Open event streams in this process: each holds a server thread, so they are capped and the
@@ -184,6 +186,7 @@ def new_visitor(widget_key: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/chat/<widget_key>/messages")
+@writes
 @limits.post_per_ip
 @limits.post_per_token
 def post_message(widget_key: str):  # type: ignore[no-untyped-def]
@@ -196,16 +199,29 @@ def post_message(widget_key: str):  # type: ignore[no-untyped-def]
     except services.ChatInputError as exc:
         return _error(exc.status, exc.code, CHAT_INPUT_ERRORS[exc.reason]())
     av = _availability(account)
-    msg = services.post_message(account, token, client_id, body, offline=not av.available)
-    conv = msg.conversation
-    asked = bool((conv.meta or {}).get("left_while_unavailable"))
-    has_pref = bool((conv.meta or {}).get("reply_preference"))
-    db.session.commit()
+    offline = not av.available
+    # Checked here, so the visitor hears what is wrong; stored by the inbound worker. The
+    # widget shows the message as on its way and finds it by its client id in the stream.
+    events.append(
+        account,
+        "webchat",
+        services.event_key(token, client_id),
+        services.event_body(token, client_id, body, offline=offline),
+        url=request.url,
+        headers=request.headers,
+    )
+    conv = services.current_conversation(account, token)
+    meta = (conv.meta if conv is not None else None) or {}
+    asked = offline or bool(meta.get("left_while_unavailable"))
+    has_pref = bool(meta.get("reply_preference"))
+    sent_at = utcnow().isoformat()
+    db.session.commit()  # stored before the visitor hears 202
+    pending = {"client_id": client_id, "from": "citizen", "body": body, "sent_at": sent_at}
     return jsonify(
-        message=_public(msg),
+        message={**pending, "status": "pending", "pending": True, "read": False},
         availability=_availability_json(av),
         ask_reply_preference=asked and not has_pref,
-    ), 201
+    ), 202
 
 
 @bp.get("/api/chat/<widget_key>/messages")
@@ -378,7 +394,7 @@ def end(widget_key: str):  # type: ignore[no-untyped-def]
 
 def _public(m: Message) -> dict[str, object]:
     """What the citizen may see of a message: no staff names, no internal ids beyond ours."""
-    return {
+    public: dict[str, object] = {
         "id": m.id,
         "from": "citizen" if m.direction is Direction.INBOUND else "staff",
         "body": m.body,
@@ -386,3 +402,7 @@ def _public(m: Message) -> dict[str, object]:
         "status": str(m.delivery_status),
         "read": m.read_at is not None,
     }
+    client_id = services.client_id_of(m)
+    if client_id is not None:  # the widget replaces its pending bubble with this message
+        public["client_id"] = client_id
+    return public

@@ -1,5 +1,8 @@
 /* The chat frame: sends the citizen's messages and shows the service desk's answers.
  * Messages are sent with a client id, so a retry after a dropped connection never doubles them.
+ * The server answers 202 once the message is safely queued; it stays "sending" until the
+ * stored message (with its id, which the cursor and read receipts use) arrives in the stream
+ * or poll carrying the same client id, and then replaces the pending bubble.
  * News arrives over server-sent events (read with fetch, so the token stays in a header);
  * when streaming is not possible the frame polls every 2 seconds instead.
  */
@@ -128,6 +131,10 @@
     });
   }
   function applyMessage(m) {
+    if (m.client_id) {  // our own message, now stored: it replaces the pending bubble
+      var pending = document.getElementById("pending-" + m.client_id);
+      if (pending) { pending.remove(); }
+    }
     state.lastId = Math.max(state.lastId, m.id);
     if (m.from === "citizen" && m.read) { state.readUpTo = Math.max(state.readUpTo, m.id); }
     render(m);
@@ -154,9 +161,8 @@
       return request("POST", d.api, { body: next.body, client_id: next.client_id });
     }).then(function (data) {
       state.outbox.shift();
-      var pending = document.getElementById("pending-" + next.client_id);
-      if (pending) { pending.remove(); }
-      applyMessage(data.message);
+      // Accepted (202): the bubble stays pending until the stored message arrives.
+      if (data.message && typeof data.message.id === "number") { applyMessage(data.message); }
       if (data.availability) { showAvailability(data.availability); }
       if (data.ask_reply_preference) { state.askPref = true; }
       save(); showPreference();
@@ -254,7 +260,7 @@
       m === "email" ? document.getElementById("pref-email-input") : null;
     prefError.textContent = "";
     if (field) { field.removeAttribute("aria-invalid"); }
-    request("POST", d.preferenceApi, { method: m, value: field ? field.value : undefined })
+    savePreference({ method: m, value: field ? field.value : undefined }, 15)
       .then(function () {
         state.askPref = false; save(); showPreference();
         statusLine.textContent = d.preferenceSaved;
@@ -264,6 +270,16 @@
         if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
       });
   });
+
+  // The first message may still be on its way to the queue (no conversation yet): try again.
+  function savePreference(body, attempts) {
+    return request("POST", d.preferenceApi, body).catch(function (err) {
+      if (err.code !== "no_conversation" || attempts <= 0) { throw err; }
+      return new Promise(function (resolve) { setTimeout(resolve, 1000); }).then(function () {
+        return savePreference(body, attempts - 1);
+      });
+    });
+  }
 
   document.getElementById("chat-download").addEventListener("click", function () {
     if (!state.token) { return; }
