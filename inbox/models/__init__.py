@@ -1,5 +1,6 @@
 """All models, importable from one place (Alembic's env.py imports this and archiving.models)."""
 
+from inbox.models.api_tokens import ApiScope, ApiToken
 from inbox.models.audit import AuditEntry
 from inbox.models.canned import CannedReply
 from inbox.models.channels import ChannelAccount, ChannelKind
@@ -17,9 +18,12 @@ from inbox.models.events import EventState, InboundEvent
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
 from inbox.models.sessions import StaffSession
+from inbox.models.tags import ConversationTag, Tag
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
 __all__ = [
+    "ApiScope",
+    "ApiToken",
     "Attachment",
     "AuditEntry",
     "CannedReply",
@@ -30,6 +34,7 @@ __all__ = [
     "ContactMatchSuggestion",
     "ConversationPresence",
     "Conversation",
+    "ConversationTag",
     "ConversationStatus",
     "DeliveryStatus",
     "EventState",
@@ -44,6 +49,7 @@ __all__ = [
     "RealtimeEvent",
     "Role",
     "StaffSession",
+    "Tag",
     "Team",
     "TeamMember",
     "Tenant",
