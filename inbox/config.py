@@ -103,6 +103,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_LIMIT_POST_PER_IP": "120/minute;2000/hour",
     "WEBCHAT_LIMIT_READ_PER_TOKEN": "120/minute",
     "WEBCHAT_LIMIT_NEW_VISITOR_PER_IP": "30/minute;300/hour",
+    # Requests per API token (/api/v1, docs/api.md); answered 429 with Retry-After beyond it.
+    "API_LIMIT_PER_TOKEN": "300/minute;10000/hour",
     # Real-time (SSE): a stream ends after this long (it holds a gthread thread) and the
     # browser reconnects after REALTIME_RETRY_MS; without Redis the stream polls the database
     # every REALTIME_POLL_SECONDS (also the keep-alive interval with Redis).
@@ -137,6 +139,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "LOGIN_LOCKOUT_MINUTES": (int, float),
     "SESSION_LIFETIME_MINUTES": (int, float),
     "LOGIN_LIMIT_PER_IP": str,
+    "API_LIMIT_PER_TOKEN": str,
     "MEDIA_FETCH_TIMEOUT_SECONDS": (int, float),
     "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": list,
     "REALTIME_STREAM_SECONDS": (int, float),

@@ -27,10 +27,11 @@ def register(app: Flask) -> None:
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
-    from inbox import presence, ratelimit
+    from inbox import api, presence, ratelimit
     from inbox.cli import register_commands
     from inbox.views.account import bp as account_bp
     from inbox.views.actions import bp as actions_bp
+    from inbox.views.api_tokens_admin import bp as api_tokens_admin_bp
     from inbox.views.auth import bp as auth_bp
     from inbox.views.canned import bp as canned_bp
     from inbox.views.conversation import bp as conversation_bp
@@ -61,6 +62,8 @@ def register(app: Flask) -> None:
         webchat_staff_bp,
         privacy_bp,
         privacy_admin_bp,
+        api.blueprint(),
+        api_tokens_admin_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)
@@ -108,6 +111,12 @@ def _wants_json() -> bool:
 
 
 def error_response(exc: HTTPException):  # type: ignore[no-untyped-def]
+    from inbox import api
+
+    if api.is_api_request():  # outside the API's routes too (an unknown path, a wrong method)
+        from inbox.api.problems import from_http_exception
+
+        return from_http_exception(exc)
     code = exc.code or 500
     if _wants_json():
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), code
@@ -145,6 +154,13 @@ def database_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
     # layout) is made for an anonymous visitor instead of asking the database again.
     g._login_user = login_manager.anonymous_user()
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    from inbox import api
+
+    if api.is_api_request():
+        from inbox.api.problems import ApiProblem, response
+
+        message = "The inbox cannot reach its database right now. Try again in a little while."
+        return response(ApiProblem(503, message, headers=headers))
     if _wants_json():
         message = str(ERROR_TEXTS[503][1])
         return jsonify(error=cause, message=message), 503, headers

@@ -18,7 +18,9 @@ def record(
     **data: Any,
 ) -> AuditEntry:
     """Log that `actor` did `action` to `obj` (a model instance with an id)."""
-    label = actor_label or (f"user:{actor.id}" if actor is not None else "system")
+    # An API token acting (inbox/services/api_tokens.TokenActor) is named by its own label.
+    label = actor_label or getattr(actor, "audit_label", None)
+    label = label or (f"user:{actor.id}" if actor is not None else "system")
     entry = AuditEntry(
         tenant_id=tenant_id,
         actor_id=actor.id if actor is not None else None,

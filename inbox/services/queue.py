@@ -82,6 +82,7 @@ class QueueQuery:
     flagged: bool = False
     unread: bool = False
     sort: Sort = Sort.ACTIVITY
+    assignee_id: int | None = None  # one person's conversations (the API's filter)
 
     @classmethod
     def from_args(cls, args: Any) -> QueueQuery:
@@ -176,6 +177,8 @@ def filter_clauses(q: QueueQuery, user: User, teams: list[int]) -> list[ColumnEl
         clauses.append(Conversation.channel_account_id.in_(accounts))
     if q.team_id is not None:
         clauses.append(Conversation.team_id == q.team_id)
+    if q.assignee_id is not None:
+        clauses.append(Conversation.assignee_id == q.assignee_id)
     if q.flagged:
         clauses.append(Conversation.flagged_for_archive.is_(True))
     if q.unread:
@@ -229,7 +232,7 @@ def queue_page(
     """One page of the queue for this user, after `cursor` (from an earlier page)."""
     teams = team_ids(user)
     base = select(Conversation).options(*LIST_COLUMNS).where(*filter_clauses(q, user, teams))
-    if q.channel or q.unread or q.flagged or q.team_id:
+    if q.channel or q.unread or q.flagged or q.team_id or q.assignee_id:
         # The index no longer gives the order by itself: keep the joins out of the sort.
         base = base.options(*LIST_LOADING)
     part, after = "a", None
