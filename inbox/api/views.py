@@ -28,11 +28,20 @@ PUBLIC = ("api_v1.openapi",)
 DIGITS = re.compile(r"^[0-9]+$")  # str.isdigit() also takes "²", which int() refuses
 
 
+# The query parameters each operation takes; any other is refused rather than ignored.
+QUERY = {
+    "api_v1.list_conversations": {"status", "team", "assignee", "channel", "q", "cursor", "limit"}
+}
+
+
 @bp.before_request
 def _authenticate() -> None:
     if request.endpoint in PUBLIC:
         return
     auth.authenticate()
+    unknown = sorted(set(request.args) - QUERY.get(request.endpoint or "", set()))
+    if unknown:
+        raise invalid(unknown[0][:40] or "(empty)", "unknown query parameter")
 
 
 @bp.errorhandler(ApiProblem)
