@@ -43,7 +43,7 @@ def api_seed(app, factory):  # type: ignore[no-untyped-def]
     tenant = factory.tenant()
     factory.team(tenant)
     chat = factory.channel(tenant)
-    conv = factory.conversation(chat, body="Hei, når er søppeltømming? Fnr 01010112345")
+    conv = factory.conversation(chat, body="Hei, når er søppeltømming? Fnr 01019000083")
     caseworker = factory.user(tenant, Role.CASEWORKER)
     conversations.reply(conv, caseworker, "Tirsdag.")
     db.session.commit()

@@ -161,6 +161,20 @@ def remove_tag(conversation_id: int, tag: str) -> Response:
     return _detail(conv.id)
 
 
+# Where the flag form's rules (archiving/triage.py) find what is wrong.
+FLAG_FIELDS = {
+    "case": "case_number",
+    "case_both": "case_number",
+    "case_format": "case_number",
+    "title": "title",
+    "correspondent": "correspondent_name",
+    "screening_code": "screening_code",
+    "screening_fields": "screening_fields",
+    "screening_basis": "screening_basis",
+    "type": "types",
+    "messages": "message_ids",
+    "nothing": "message_ids",
+}
 FLAG_TEXT = (
     "case_number",
     "new_case_title",
@@ -219,7 +233,7 @@ def flag_for_archive(conversation_id: int) -> Response:
             message = exc.user_message()
         if str(exc) == "already":
             raise ApiProblem(409, message, code="already-flagged") from None
-        raise invalid(str(exc), message, code="invalid") from None
+        raise invalid(FLAG_FIELDS.get(str(exc), "body"), message) from None
     db.session.commit()
     body = {
         "archive_item": {
