@@ -39,7 +39,7 @@ from inbox.models import (
     User,
 )
 from inbox.models.matching import ContactMatchSuggestion, MatchReason
-from inbox.services import canned, merging
+from inbox.services import api_tokens, canned, merging
 from inbox.services.ingest import InboundAttachment
 from tests.factories import PASSWORD
 
@@ -123,6 +123,22 @@ ROUTES: dict[str, str] = {
     "privacy.erase": RECORDS,
     "privacy_admin.index": ADMIN,
     "privacy_admin.save": ADMIN,
+    "api_tokens_admin.index": ADMIN,
+    "api_tokens_admin.create": ADMIN,
+    "api_tokens_admin.revoke": ADMIN,
+    # The API authenticates with bearer tokens, never the session: tests/test_api.py checks
+    # every operation refuses no token, a revoked token, a missing scope and other tenants.
+    "api_v1.openapi": PUBLIC,
+    "api_v1.list_conversations": PUBLIC,
+    "api_v1.get_conversation": PUBLIC,
+    "api_v1.directory": PUBLIC,
+    "api_v1.post_message": PUBLIC,
+    "api_v1.set_status": PUBLIC,
+    "api_v1.assign": PUBLIC,
+    "api_v1.add_tag": PUBLIC,
+    "api_v1.remove_tag": PUBLIC,
+    "api_v1.flag_for_archive": PUBLIC,
+    "api_v1.create_conversation": PUBLIC,
     # Provider webhooks authenticate by signature (tested per channel).
     "facebook.receive": PUBLIC,
     "facebook.verify": PUBLIC,
@@ -144,6 +160,7 @@ OBJECT_PARAMS = {
     "tenant_id",
     "user_id",
     "team_id",
+    "token_id",
 }
 
 
@@ -233,6 +250,10 @@ class World:
             "slug": self.tenant.slug,
             "filename": "css/inbox.css",
             "session_id": 0,
+            "token_id": api_tokens.create(
+                self.tenant.id, f"Bot {conv.id}", ["read"], self.users["admin"]
+            )[0].id,
+            "tag": "byggesak",
         }
 
 
