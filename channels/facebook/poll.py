@@ -7,7 +7,7 @@ Instagram (channels/meta/polling.py).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -30,44 +30,18 @@ def poll(account: ChannelAccount, graph: GraphClient) -> int:
 
 def _poll_messenger(run: Pass) -> None:
     page_id = run.account.external_id
-    fields = f"participants,messages{{{MESSAGE_FIELDS}}}"
-    for page in run.pages(f"{page_id}/conversations", platform="messenger", fields=fields):
-        fresh = False
-        for conv in data(page):
-            citizen = next(
-                (p for p in data(conv.get("participants")) if str(p.get("id")) != page_id),
-                None,
-            )
-            if citizen is not None:
-                fresh = _conversation(run, conv, citizen) or fresh
-        # Conversations come most recently updated first: a page with nothing new ends it.
-        if not fresh:
-            return
+    polling.conversations(run, page_id, page_id, "messenger", MESSAGE_FIELDS, _message)
 
 
-def _conversation(run: Pass, conv: dict[str, Any], citizen: dict[str, Any]) -> bool:
-    """Store a conversation's recent messages (listed newest first); True if any was recent."""
-    page_id = run.account.external_id
-    fresh = False
-    first = conv.get("messages") or {}
-    for page in run.pages(f"{conv.get('id')}/messages", first, fields=MESSAGE_FIELDS):
-        older = False
-        for msg in data(page):
-            sent = to_datetime(msg.get("created_time"))
-            if sent is None or sent < run.since:
-                older = True
-                continue
-            fresh = True
-            sender = str((msg.get("from") or {}).get("id", ""))
-            if sender == page_id or not msg.get("id"):
-                continue  # our own message
-            ev = MessageEvent(
-                page_id, str(citizen["id"]), str(msg["id"]), str(msg.get("message") or ""), sent
-            )
-            run.stored += store_message(run.account, ev, name=citizen.get("name"))[1]
-        if older:
-            break
-    return fresh
+def _message(run: Pass, citizen: dict[str, Any], msg: dict[str, Any], sent: datetime) -> None:
+    ev = MessageEvent(
+        run.account.external_id,
+        str(citizen["id"]),
+        str(msg["id"]),
+        str(msg.get("message") or ""),
+        sent,
+    )
+    run.stored += store_message(run.account, ev, name=citizen.get("name"))[1]
 
 
 def _poll_feed(run: Pass) -> None:

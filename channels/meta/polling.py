@@ -66,6 +66,58 @@ def run(account: ChannelAccount, graph: GraphClient, body: Callable[[Pass], None
     return run_.stored
 
 
+# store(run, citizen participant, message row, sent time) for each recent message of a citizen
+StoreMessage = Callable[[Pass, dict[str, Any], dict[str, Any], datetime], None]
+
+
+def conversations(
+    run: Pass, page_id: str, own_id: str, platform: str, fields: str, store: StoreMessage
+) -> None:
+    """GET /{page-id}/conversations?platform=messenger|instagram and each conversation's
+    messages newer than the cursor; our own messages (from.id == own_id) are passed over."""
+    listing = f"participants,messages{{{fields}}}"
+    for page in run.pages(f"{page_id}/conversations", platform=platform, fields=listing):
+        fresh = False
+        for conv in data(page):
+            citizen = next(
+                (p for p in data(conv.get("participants")) if str(p.get("id")) != own_id),
+                None,
+            )
+            if citizen is not None and citizen.get("id") is not None:
+                fresh = _conversation(run, conv, citizen, own_id, fields, store) or fresh
+        # Conversations come most recently updated first: a page with nothing new ends it.
+        if not fresh:
+            return
+
+
+def _conversation(
+    run: Pass,
+    conv: dict[str, Any],
+    citizen: dict[str, Any],
+    own_id: str,
+    fields: str,
+    store: StoreMessage,
+) -> bool:
+    """Store a conversation's recent messages (listed newest first); True if any was recent."""
+    fresh = False
+    first = conv.get("messages") or {}
+    for page in run.pages(f"{conv.get('id')}/messages", first, fields=fields):
+        older = False
+        for msg in data(page):
+            sent = to_datetime(msg.get("created_time"))
+            if sent is None or sent < run.since:
+                older = True
+                continue
+            fresh = True
+            sender = str((msg.get("from") or {}).get("id", ""))
+            if sender == own_id or not msg.get("id"):
+                continue  # our own message
+            store(run, citizen, msg, sent)
+        if older:
+            break
+    return fresh
+
+
 def since(cursor: dict[str, Any]) -> datetime:
     value = cursor.get("since")
     if isinstance(value, int | float):
