@@ -13,6 +13,7 @@ from channels.facebook import poll as pull
 from channels.interfaces import PermanentSendError, SendResult, TransientSendError
 from channels.meta import messaging
 from channels.meta.comments import reply_target
+from channels.meta.locale import tenant_locale
 from channels.meta.tokens import blocked_reason, poll_with, send_call
 from inbox.models import (
     ChannelAccount,
@@ -61,7 +62,9 @@ class MessengerConnector(_FacebookConnector):
         psid = _psid(conv)
         limits = reply_limits(conv)
         if not psid or not limits["can_reply"]:
-            raise PermanentSendError(self.cannot_reply_reason(conv) or "", code="window")
+            with tenant_locale(account):  # sent by a worker; the reason is shown to staff
+                reason = self.cannot_reply_reason(conv)
+            raise PermanentSendError(reason or "", code="window")
         return messaging.send_text(account, account.external_id, psid, message.body, limits["tag"])
 
 
@@ -76,9 +79,9 @@ class CommentsConnector(_FacebookConnector):
     def send(self, account: ChannelAccount, message: Message) -> SendResult:
         target = reply_target(message.conversation)
         if target is None:
-            raise PermanentSendError(
-                self.cannot_reply_reason(message.conversation) or "", code="removed"
-            )
+            with tenant_locale(account):
+                reason = self.cannot_reply_reason(message.conversation)
+            raise PermanentSendError(reason or "", code="removed")
         result = send_call(account, lambda g: g.post(f"{target}/comments", message=message.body))
         comment_id = result.get("id")
         if not isinstance(comment_id, str):

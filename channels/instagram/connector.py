@@ -18,6 +18,7 @@ from channels.instagram import poll as pull
 from channels.interfaces import PermanentSendError, SendResult, TransientSendError
 from channels.meta import messaging
 from channels.meta.comments import reply_target
+from channels.meta.locale import tenant_locale
 from channels.meta.tokens import blocked_reason, poll_with, send_call
 from inbox.models import (
     ChannelAccount,
@@ -68,18 +69,19 @@ class InstagramConnector(_InstagramConnector):
 
     def send(self, account: ChannelAccount, message: Message) -> SendResult:
         conv = message.conversation
-        reason = self.cannot_reply_reason(conv)
-        if reason:
-            raise PermanentSendError(reason, code="window")
-        if len(message.body.encode()) > MAX_DM_BYTES:
-            raise PermanentSendError(
-                _(
-                    "Instagram accepts at most %(n)s bytes in a direct message (letters such "
-                    "as æ, ø and å count as two). Shorten the reply and send it again.",
-                    n=MAX_DM_BYTES,
-                ),
-                code="too_long",
-            )
+        with tenant_locale(account):  # sent by a worker; the reason is shown to staff
+            reason = self.cannot_reply_reason(conv)
+            if reason:
+                raise PermanentSendError(reason, code="window")
+            if len(message.body.encode()) > MAX_DM_BYTES:
+                raise PermanentSendError(
+                    _(
+                        "Instagram accepts at most %(n)s bytes in a direct message (letters "
+                        "such as æ, ø and å count as two). Shorten the reply and send it again.",
+                        n=MAX_DM_BYTES,
+                    ),
+                    code="too_long",
+                )
         limits = messaging.reply_limits(conv)
         return messaging.send_text(
             account, str(account.linked_page_id), str(_igsid(conv)), message.body, limits["tag"]
@@ -97,9 +99,9 @@ class InstagramCommentsConnector(_InstagramConnector):
     def send(self, account: ChannelAccount, message: Message) -> SendResult:
         target = reply_target(message.conversation)
         if target is None:
-            raise PermanentSendError(
-                self.cannot_reply_reason(message.conversation) or "", code="removed"
-            )
+            with tenant_locale(account):
+                reason = self.cannot_reply_reason(message.conversation)
+            raise PermanentSendError(reason or "", code="removed")
         result = send_call(account, lambda g: g.post(f"{target}/replies", message=message.body))
         comment_id = result.get("id")
         if not isinstance(comment_id, str):

@@ -4,14 +4,13 @@ on the account's media. Edits and removals keep what was said, as for Facebook
 
 from __future__ import annotations
 
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from channels.instagram.events import CommentEvent, DeletedEvent, MessageEvent, ReadEvent
 from channels.meta import messaging
 from channels.meta.comments import apply_change, mark_removed
+from channels.meta.locale import tenant_locale
 from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
@@ -19,7 +18,6 @@ from inbox.models import (
     DeliveryStatus,
     IdentityKind,
     Message,
-    Tenant,
 )
 from inbox.services.ingest import InboundAttachment, InboundMessage, find_message, ingest
 
@@ -44,8 +42,7 @@ def instagram_accounts(ig_id: str) -> dict[ChannelKind, ChannelAccount]:
 
 def unsupported_text(account: ChannelAccount) -> str:
     """Stored as the body of a message Instagram does not pass on, in the tenant's language."""
-    tenant = db.session.get(Tenant, account.tenant_id)
-    with force_locale(tenant.locale if tenant else current_app.config["DEFAULT_LOCALE"]):
+    with tenant_locale(account):
         return _(
             "(Instagram did not pass this message on: it is a kind of message Instagram does "
             "not share with other apps. Open the conversation in Instagram to see it.)"

@@ -11,14 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from channels.interfaces import PermanentSendError, TransientSendError
 from channels.meta.graph import GraphClient, GraphError, page_token, token_fingerprint
+from channels.meta.locale import tenant_locale
 from inbox.extensions import db
-from inbox.models import ChannelAccount, Tenant
+from inbox.models import ChannelAccount
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +38,8 @@ def token_blocked(account: ChannelAccount) -> bool:
 
 def raise_alert(account: ChannelAccount, exc: GraphError) -> None:
     """Expired or missing token: tell admins, and stop calling until it is replaced."""
-    tenant = db.session.get(Tenant, account.tenant_id)
     # Stored text, often written by a worker: in the municipality's language.
-    with force_locale(tenant.locale if tenant else current_app.config["DEFAULT_LOCALE"]):
+    with tenant_locale(account):
         account.alert = _(
             "Facebook rejected the access token for the page %(name)s (%(reason)s). An "
             "administrator must create a new page access token and put it in the environment "
