@@ -209,3 +209,20 @@ def test_expired_page_token_stops_instagram_replies_with_an_alert(
     assert acc.alert and account.refs["page_access_token"] in acc.alert
     html = client.get(f"/c/{conv.id}").get_data(as_text=True)
     assert 'id="reply-blocked"' in html
+
+
+def test_window_closing_before_the_worker_sends_fails_with_a_norwegian_reason(
+    client, account, fake, caseworker, tasks
+):
+    from datetime import timedelta
+
+    conv = citizen_writes(client, account, hours_ago=1)
+    reply(client, conv)
+    conv = db.session.get(Conversation, conv.id)
+    conv.last_inbound_at = conv.last_inbound_at - timedelta(days=8)  # the queue was slow
+    db.session.commit()
+    tasks.run_all()
+    (msg,) = outbound()
+    assert msg.delivery_status is DeliveryStatus.FAILED and msg.error_code == "window"
+    assert "Instagram tillater bare svar" in msg.error_message
+    assert graph_posts(fake) == []
