@@ -226,3 +226,33 @@ def test_window_closing_before_the_worker_sends_fails_with_a_norwegian_reason(
     assert msg.delivery_status is DeliveryStatus.FAILED and msg.error_code == "window"
     assert "Instagram tillater bare svar" in msg.error_message
     assert graph_posts(fake) == []
+
+
+def test_the_fake_refuses_what_the_graph_api_documents_as_wrong(app, account, fake):
+    """The fake is strict: a tag Instagram does not take, text over 1000 bytes, a field IG
+    Comment does not have, or a reply to a comment that does not exist are refused."""
+    from channels.meta.graph import GraphClient, GraphError
+
+    media = fake.add_media(IG, MEDIA, "Bilde", time.time())
+    fake.add_comment(media, "17870000000009001", "Hei", KARI, "kari", time.time())
+    graph = GraphClient(db.session.get(ChannelAccount, account.dms.id))
+    recipient = json.dumps({"id": KARI})
+    wrong = [
+        lambda: graph.post(
+            f"{PAGE}/messages",
+            recipient=recipient,
+            message=json.dumps({"text": "x"}),
+            messaging_type="MESSAGE_TAG",
+            tag="CONFIRMED_EVENT_UPDATE",
+        ),
+        lambda: graph.post(
+            f"{PAGE}/messages", recipient=recipient, message=json.dumps({"text": "ø" * 501})
+        ),
+        lambda: graph.get(f"{MEDIA}/comments", fields="id,message"),
+        lambda: graph.post("17870000000000404/replies", message="Hei"),
+    ]
+    for call in wrong:
+        with pytest.raises(GraphError) as err:
+            call()
+        assert err.value.kind == "permanent" and err.value.code == 100
+    assert len(fake.refused) == 3
