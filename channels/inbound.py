@@ -24,6 +24,7 @@ HANDLERS: dict[str, str] = {
     "sms": "channels.twilio_sms.events:handle_inbound",
     "sms_status": "channels.twilio_sms.events:handle_status",
     "facebook": "channels.facebook.inbound:handle",
+    "instagram": "channels.instagram.inbound:handle",
     "comments": "channels.wordpress.inbound:handle",
     "webchat": "channels.webchat.inbound:handle",
 }

@@ -12,6 +12,8 @@ CONNECTORS: dict[ChannelKind, str] = {
     ChannelKind.SMS: "channels.twilio_sms.connector:TwilioSmsConnector",
     ChannelKind.MESSENGER: "channels.facebook.connector:MessengerConnector",
     ChannelKind.FACEBOOK_COMMENTS: "channels.facebook.connector:CommentsConnector",
+    ChannelKind.INSTAGRAM: "channels.instagram.connector:InstagramConnector",
+    ChannelKind.INSTAGRAM_COMMENTS: "channels.instagram.connector:InstagramCommentsConnector",
     # WordPress or generic signed webhook, by ChannelAccount.config["source"].
     ChannelKind.WEB_COMMENTS: "channels.wordpress.connector:WebCommentsConnector",
 }

@@ -76,7 +76,9 @@ def _load_user(session_user_id: str):  # type: ignore[no-untyped-def]
 
 # Pages for citizens and providers (and static files) may be cached by their own rules;
 # every other page shows staff data and is never kept by a browser or a proxy.
-PUBLIC_BLUEPRINTS = frozenset({"webchat", "demo", "twilio_sms", "facebook", "webcomments"})
+PUBLIC_BLUEPRINTS = frozenset(
+    {"webchat", "demo", "twilio_sms", "facebook", "instagram", "webcomments"}
+)
 CSP_COMMON = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'"

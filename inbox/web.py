@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
     from archiving.triage_views import bp as triage_bp
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
+    from channels.instagram.views import bp as instagram_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
@@ -53,6 +54,7 @@ def register(app: Flask) -> None:
         demo_bp,
         twilio_sms_bp,
         facebook_bp,
+        instagram_bp,
         webcomments_bp,
         matching_bp,
         actions_bp,

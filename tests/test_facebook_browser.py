@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from channels.facebook.graph import token_fingerprint
+from channels.meta.graph import token_fingerprint
 from inbox.extensions import db
 from inbox.models import ChannelAccount, Conversation, Role
 from tests.browser import audit, chromium

@@ -142,6 +142,8 @@ ROUTES: dict[str, str] = {
     # Provider webhooks authenticate by signature (tested per channel).
     "facebook.receive": PUBLIC,
     "facebook.verify": PUBLIC,
+    "instagram.receive": PUBLIC,
+    "instagram.verify": PUBLIC,
     "twilio_sms.inbound": PUBLIC,
     "twilio_sms.status": PUBLIC,
     "webcomments.receive": PUBLIC,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from channels.facebook import events as fb_events
 from channels.facebook.services import (
-    MEDIA_TASK,
     apply_comment,
     apply_status,
     page_accounts,
@@ -20,6 +19,7 @@ from channels.facebook.services import (
 )
 from channels.inbound import Batch
 from channels.interfaces import InvalidPayload
+from channels.meta.media import MEDIA_TASK
 from inbox.db import enqueue
 from inbox.models import ChannelAccount, ChannelKind, InboundEvent, Message
 from inbox.untrusted import loads

@@ -1,10 +1,11 @@
-"""Facebook background work: downloading Messenger attachments after the message is safe."""
+"""Meta background work: downloading Messenger and Instagram attachments after the message is
+safe."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from channels.facebook.services import fetch_attachments
+from channels.meta.media import fetch_attachments
 from inbox.extensions import db
 from inbox.models import Message
 

@@ -20,6 +20,8 @@ class ChannelKind(enum.StrEnum):
     MESSENGER = "messenger"  # Facebook page: Messenger
     FACEBOOK_COMMENTS = "facebook_comments"  # Facebook page: comments on posts
     WEB_COMMENTS = "web_comments"  # WordPress or a signed generic webhook
+    INSTAGRAM = "instagram"  # Instagram professional account: direct messages
+    INSTAGRAM_COMMENTS = "instagram_comments"  # Instagram professional account: comments
 
 
 class ChannelAccount(TenantScoped, Timestamped, db.Model):
@@ -28,8 +30,12 @@ class ChannelAccount(TenantScoped, Timestamped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[ChannelKind] = mapped_column(enum_column(ChannelKind, 32))
     name: Mapped[str] = mapped_column(String(200))
-    # The provider's id for the account: phone number, page id, site URL, or the tenant slug.
+    # The provider's id for the account: phone number, page id, Instagram account id, site URL,
+    # or the tenant slug.
     external_id: Mapped[str] = mapped_column(String(254))
+    # The Facebook page an Instagram professional account is linked to: its messages are sent
+    # and read through the page (docs/instagram.md).
+    linked_page_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # Non-secret provider settings (account SID, API base URL, graph version, ...).
     config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Secrets by reference: {"auth_token": "NAME_OF_ENV_VAR"}; values never stored here.

@@ -22,6 +22,7 @@ class IdentityKind(enum.StrEnum):
     CHAT_VISITOR = "chat_visitor"  # anonymous widget token
     CHAT_USER = "chat_user"  # a signed-in visitor vouched for by the site (HMAC)
     WEB_AUTHOR = "web_author"  # a website commenter (source-scoped)
+    INSTAGRAM_IGSID = "instagram_igsid"  # Instagram-scoped id: direct messages and comments
 
 
 class Contact(TenantScoped, Timestamped, db.Model):

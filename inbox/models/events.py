@@ -49,7 +49,7 @@ class InboundEvent(db.Model):
     channel_account_id: Mapped[int] = mapped_column(
         ForeignKey("channel_account.id", ondelete="CASCADE")
     )
-    # Which handler reads it: "sms", "sms_status", "facebook", "comments", "webchat".
+    # Which handler reads it: "sms", "sms_status", "facebook", "instagram", "comments", "webchat".
     kind: Mapped[str] = mapped_column(String(32))
     provider_key: Mapped[str] = mapped_column(String(255))
     # The body exactly as received and what is needed to re-verify or replay it.

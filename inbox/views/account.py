@@ -36,7 +36,7 @@ OPEN_ENDPOINTS = {
     "static",
     "healthz",
 }
-OPEN_BLUEPRINTS = {"webchat", "demo", "twilio_sms", "facebook", "webcomments"}
+OPEN_BLUEPRINTS = {"webchat", "demo", "twilio_sms", "facebook", "instagram", "webcomments"}
 
 PASSWORD_ERRORS = {
     "current": lambda: _("The current password is wrong."),

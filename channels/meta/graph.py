@@ -1,4 +1,4 @@
-"""The one adapter around facebook-sdk 3.1.0.
+"""The one adapter around facebook-sdk 3.1.0, for every Meta channel (Facebook and Instagram).
 
 facebook-sdk only accepts Graph API versions 2.8-3.1, all retired; we construct it with "3.1" and
 then set the configured current version. Every call carries appsecret_proof
