@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "instagram_accounts"
-down_revision = "ingest_events"
+down_revision = "api_tokens"
 branch_labels = None
 depends_on = None
 
