@@ -10,16 +10,15 @@ from typing import Any
 from flask_babel import gettext as _
 
 from channels.facebook import poll as pull
-from channels.interfaces import PermanentSendError, SendResult, TransientSendError
+from channels.interfaces import PermanentSendError, SendResult
 from channels.meta import messaging
-from channels.meta.comments import reply_target
+from channels.meta.comments import reply_target, send_reply
 from channels.meta.locale import tenant_locale
-from channels.meta.tokens import blocked_reason, poll_with, send_call
+from channels.meta.tokens import blocked_reason, poll_with
 from inbox.models import (
     ChannelAccount,
     ChannelKind,
     Conversation,
-    DeliveryStatus,
     IdentityKind,
     Message,
 )
@@ -77,25 +76,12 @@ class CommentsConnector(_FacebookConnector):
         return self._blocked_reason(conversation)
 
     def send(self, account: ChannelAccount, message: Message) -> SendResult:
-        target = reply_target(message.conversation)
-        if target is None:
+        def reason() -> str | None:
             with tenant_locale(account):
-                reason = self.cannot_reply_reason(message.conversation)
-            raise PermanentSendError(reason or "", code="removed")
-        result = send_call(account, lambda g: g.post(f"{target}/comments", message=message.body))
-        comment_id = result.get("id")
-        if not isinstance(comment_id, str):
-            raise TransientSendError("Facebook did not return a comment id.")
-        return SendResult(
-            provider_message_id=comment_id, status=DeliveryStatus.SENT, provider_parent_id=target
-        )
+                return self.cannot_reply_reason(message.conversation)
+
+        return send_reply(account, message, "comments", "Facebook", reason)
 
 
 def _psid(conv: Conversation) -> str | None:
-    psid = (conv.meta or {}).get("psid")
-    if psid:
-        return str(psid)
-    for ident in conv.contact.identities:
-        if ident.kind is IdentityKind.FACEBOOK_PSID:
-            return ident.value
-    return None
+    return messaging.recipient_id(conv, "psid", IdentityKind.FACEBOOK_PSID)

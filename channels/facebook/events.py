@@ -23,6 +23,7 @@ from channels.meta.payload import (
     attachments,
     from_millis,
     from_seconds,
+    incoming,
     optional_object,
     parse_entries,
     text_field,
@@ -83,25 +84,16 @@ def parse_report(payload: Any) -> Parsed:
 
 
 def _messaging(page_id: str, item: dict[str, Any]) -> Event | None:
-    sender = as_object(item.get("sender"), "sender")
-    psid = ident(sender.get("id"))
-    if psid is None:
-        raise InvalidPayload("sender without a valid id")
-    if psid == page_id:
+    got = incoming(page_id, item)
+    if got is None:
         return None
-    message = item.get("message")
-    if message is not None:
-        message = as_object(message, "message")
-        if message.get("is_echo") is True:
-            return None  # our own message echoed back
-        mid = ident(message.get("mid"))
-        if mid is None:
-            raise InvalidPayload("message without a valid mid")
+    psid, message = got.sender, got.message
+    if message is not None and got.mid is not None:
         text = text_field(message.get("text"), "message text")
         return MessageEvent(
             page_id,
             psid,
-            mid,
+            got.mid,
             clean_text(text or ""),
             from_millis(item.get("timestamp")),
             attachments(message.get("attachments"), ATTACHMENT_TYPES),

@@ -24,6 +24,7 @@ from channels.meta.payload import (
     as_object,
     attachments,
     from_millis,
+    incoming,
     optional_object,
     parse_entries,
     text_field,
@@ -90,20 +91,11 @@ def parse_report(payload: Any) -> Parsed:
 
 
 def _messaging(ig_id: str, item: dict[str, Any]) -> Event | None:
-    sender = as_object(item.get("sender"), "sender")
-    igsid = ident(sender.get("id"))
-    if igsid is None:
-        raise InvalidPayload("sender without a valid id")
-    if igsid == ig_id:
-        return None  # sent by the account itself
-    message = item.get("message")
-    if message is not None:
-        message = as_object(message, "message")
-        if message.get("is_echo") is True:
-            return None  # our own message echoed back
-        mid = ident(message.get("mid"))
-        if mid is None:
-            raise InvalidPayload("message without a valid mid")
+    got = incoming(ig_id, item)
+    if got is None:
+        return None  # sent by the account itself, or our own message echoed back
+    igsid, message, mid = got.sender, got.message, got.mid
+    if message is not None and mid is not None:
         if message.get("is_deleted") is True:
             return DeletedEvent(ig_id, igsid, mid)
         text = text_field(message.get("text"), "message text")

@@ -8,8 +8,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from channels.interfaces import PermanentSendError, SendResult, TransientSendError
+from channels.meta.tokens import send_call
 from inbox.extensions import db
-from inbox.models import ChannelAccount, Conversation, Direction, Message, MessageRevision
+from inbox.models import (
+    ChannelAccount,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageRevision,
+)
 from inbox.models.base import utcnow
 from inbox.services.ingest import InboundMessage, find_message, ingest
 
@@ -93,3 +102,25 @@ def reply_target(conv: Conversation) -> str | None:
         return None
     comment_id, parent_id = row
     return parent_id if parent_id and parent_id != conv.thread_key else comment_id
+
+
+def send_reply(
+    account: ChannelAccount,
+    message: Message,
+    edge: str,
+    platform: str,
+    cannot_reply: Callable[[], str | None],
+) -> SendResult:
+    """Post a caseworker's reply under the comment it answers (POST /{comment-id}/{edge}:
+    `comments` on Facebook, `replies` on Instagram). `cannot_reply` gives the reason, in the
+    municipality's language, when every comment has been removed."""
+    target = reply_target(message.conversation)
+    if target is None:
+        raise PermanentSendError(cannot_reply() or "", code="removed")
+    result = send_call(account, lambda g: g.post(f"{target}/{edge}", message=message.body))
+    comment_id = result.get("id")
+    if not isinstance(comment_id, str):
+        raise TransientSendError(f"{platform} did not return a comment id.")
+    return SendResult(
+        provider_message_id=comment_id, status=DeliveryStatus.SENT, provider_parent_id=target
+    )

@@ -22,6 +22,7 @@ from inbox.models import (
     Conversation,
     DeliveryStatus,
     Direction,
+    IdentityKind,
     Message,
 )
 from inbox.models.base import utcnow
@@ -103,3 +104,15 @@ def apply_status(
         for m in db.session.scalars(q):
             targets[m.id] = m
     return sum(update_delivery_status(m, status) for m in targets.values())
+
+
+def recipient_id(conv: Conversation, meta_key: str, kind: IdentityKind) -> str | None:
+    """The citizen's page-scoped id a message goes to (PSID on Facebook, IGSID on Instagram):
+    the one the conversation started with, else the contact's identity of that kind."""
+    value = (conv.meta or {}).get(meta_key)
+    if value:
+        return str(value)
+    for ident in conv.contact.identities:
+        if ident.kind is kind:
+            return ident.value
+    return None

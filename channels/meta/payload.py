@@ -122,3 +122,32 @@ def text_field(value: Any, what: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidPayload(f"{what} is not a string")
     return value
+
+
+@dataclass
+class Incoming:
+    """A `messaging` item from someone other than the account itself: the sender's
+    page-scoped id, and the message with its id when the item carries one (not an echo)."""
+
+    sender: str
+    message: dict[str, Any] | None
+    mid: str | None
+
+
+def incoming(own_id: str, item: dict[str, Any]) -> Incoming | None:
+    """None for what the account sent itself (its own id as sender, or an echo)."""
+    sender = ident(as_object(item.get("sender"), "sender").get("id"))
+    if sender is None:
+        raise InvalidPayload("sender without a valid id")
+    if sender == own_id:
+        return None
+    message = item.get("message")
+    if message is None:
+        return Incoming(sender, None, None)
+    message = as_object(message, "message")
+    if message.get("is_echo") is True:
+        return None  # our own message echoed back
+    mid = ident(message.get("mid"))
+    if mid is None:
+        raise InvalidPayload("message without a valid mid")
+    return Incoming(sender, message, mid)
