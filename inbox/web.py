@@ -41,6 +41,7 @@ def register(app: Flask) -> None:
     from inbox.views.privacy import bp as privacy_bp
     from inbox.views.privacy_admin import bp as privacy_admin_bp
     from inbox.views.queue import bp as queue_bp
+    from inbox.views.sso import bp as sso_bp
     from inbox.views.staff import bp as staff_bp
 
     blueprints = (
@@ -66,6 +67,7 @@ def register(app: Flask) -> None:
         privacy_admin_bp,
         api.blueprint(),
         api_tokens_admin_bp,
+        sso_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

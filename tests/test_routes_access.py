@@ -126,6 +126,11 @@ ROUTES: dict[str, str] = {
     "api_tokens_admin.index": ADMIN,
     "api_tokens_admin.create": ADMIN,
     "api_tokens_admin.revoke": ADMIN,
+    # Staff single sign-on: the redirect and the way back are the sign-in (tests/test_sso.py).
+    "sso.start": PUBLIC,
+    "sso.callback": PUBLIC,
+    "sso.admin": ADMIN,
+    "sso.save": ADMIN,
     # The API authenticates with bearer tokens, never the session: tests/test_api.py checks
     # every operation refuses no token, a revoked token, a missing scope and other tenants.
     "api_v1.openapi": PUBLIC,
