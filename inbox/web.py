@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
     from channels.facebook.views import bp as facebook_bp
     from channels.instagram.views import bp as instagram_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
+    from channels.webchat.idporten_views import bp as webchat_idporten_bp
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
@@ -68,6 +69,7 @@ def register(app: Flask) -> None:
         api.blueprint(),
         api_tokens_admin_bp,
         sso_bp,
+        webchat_idporten_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

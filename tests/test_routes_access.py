@@ -131,6 +131,10 @@ ROUTES: dict[str, str] = {
     "sso.callback": PUBLIC,
     "sso.admin": ADMIN,
     "sso.save": ADMIN,
+    # Citizens identified through ID-porten in the chat (tests/test_idporten.py).
+    "webchat_idporten.begin": PUBLIC,
+    "webchat_idporten.start": PUBLIC,
+    "webchat_idporten.callback": PUBLIC,
     # The API authenticates with bearer tokens, never the session: tests/test_api.py checks
     # every operation refuses no token, a revoked token, a missing scope and other tenants.
     "api_v1.openapi": PUBLIC,

@@ -52,3 +52,21 @@ class SsoLink(db.Model):
     subject: Mapped[str] = mapped_column(String(255))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_claims: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class IdportenIdentity(db.Model):
+    """What ID-porten verified about a citizen identity (IdentityKind.IDPORTEN_PID): the
+    national identity number, encrypted (inbox/services/secret_store.py), the level of
+    assurance and the name when given."""
+
+    __tablename__ = "idporten_identity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    contact_identity_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_identity.id", ondelete="CASCADE"), unique=True
+    )
+    pid_enc: Mapped[str] = mapped_column(Text)
+    acr: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,8 @@
-"""staff single sign-on (OpenID Connect) per municipality, and the accounts it links
+"""staff single sign-on (OpenID Connect) per municipality, the accounts it links, and ID-porten
 
-The new identity kind "idporten_pid" (a citizen identified through ID-porten) fits the
-existing VARCHAR(32) enum column, which carries no CHECK constraint.
+Citizens identified through ID-porten: what was verified (the identity number encrypted).
+The new identity kind "idporten_pid" and match reason "idporten" fit the existing VARCHAR
+enum columns, which carry no CHECK constraint.
 
 Revision ID: sso_identity
 Revises: instagram_accounts
@@ -64,9 +65,36 @@ def upgrade():
     )
     op.create_index("ix_sso_link_user_id", "sso_link", ["user_id"])
     op.create_index("ix_sso_link_tenant_id", "sso_link", ["tenant_id"])
+    op.create_table(
+        "idporten_identity",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("contact_identity_id", sa.Integer(), nullable=False),
+        sa.Column("pid_enc", sa.Text(), nullable=False),
+        sa.Column("acr", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenant.id"],
+            name="fk_idporten_identity_tenant_id_tenant",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_identity_id"],
+            ["contact_identity.id"],
+            name="fk_idporten_identity_contact_identity_id_contact_identity",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_idporten_identity"),
+        sa.UniqueConstraint("contact_identity_id", name="uq_idporten_identity_contact_identity_id"),
+    )
+    op.create_index("ix_idporten_identity_tenant_id", "idporten_identity", ["tenant_id"])
 
 
 def downgrade():
+    op.drop_index("ix_idporten_identity_tenant_id", table_name="idporten_identity")
+    op.drop_table("idporten_identity")
     op.drop_index("ix_sso_link_tenant_id", table_name="sso_link")
     op.drop_index("ix_sso_link_user_id", table_name="sso_link")
     op.drop_table("sso_link")

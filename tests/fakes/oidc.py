@@ -191,3 +191,27 @@ class FakeOidcProvider(FakeProvider):
             # Same kid, another key: the signature cannot be verified with the JWKS.
             key = RSAKey.generate_key(2048, parameters={"kid": self.key.kid})
         return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
+class FakeIdporten(FakeOidcProvider):
+    """ID-porten as its OpenID Connect integration guide describes it: acr_values must be
+    idporten-loa-substantial or idporten-loa-high, the ID token carries the person's national
+    identity number in `pid`, the level reached in `acr`, and how in `amr`; no e-mail."""
+
+    LEVELS = ("idporten-loa-substantial", "idporten-loa-high")
+
+    def __init__(self, pid: str, client_id: str = "kommune-chat") -> None:
+        super().__init__(client_id=client_id, client_secret="idporten-secret")
+        self.user = {"sub": "pairwise-" + secrets.token_hex(8), "pid": pid, "locale": "nb"}
+        self.acr_override: str | None = None  # the level the person actually reached
+
+    def _authorize(self, request: Request, match: re.Match[str]) -> Response:
+        acr = request.args.get("acr_values")
+        if acr is not None and acr not in self.LEVELS:
+            return self._refuse("acr_values must be idporten-loa-substantial or -high")
+        return super()._authorize(request, match)
+
+    def id_token(self, grant: dict[str, Any]) -> str:
+        acr = self.acr_override or grant.get("acr_values") or "idporten-loa-substantial"
+        grant = {**grant, "user": {**grant["user"], "acr": acr, "amr": ["TestID"]}}
+        return super().id_token(grant)
