@@ -99,7 +99,7 @@ def send(client: Any, account: ChannelAccount, token: str, body: str, app: Flask
         headers={"X-Chat-Token": token},
     )
     if resp.status_code == 202:
-        run_inbound(app)
+        assert run_inbound(app) == 1, "the inbound worker stores the message"
     return resp
 
 
@@ -288,3 +288,39 @@ def test_a_visitor_token_of_another_widget_cannot_start_the_flow(
     resp = client.get(f"/chat/{other.external_id}/idporten/start?ticket={ticket}")
     assert resp.status_code == 400
     assert services.TOKEN_RE.match(token)
+
+
+def test_an_admin_turns_id_porten_on_for_a_widget_and_the_secret_is_stored_encrypted(
+    app: Flask, factory: Any, idp: FakeIdporten
+) -> None:
+    tenant = factory.tenant()
+    account = factory.channel(tenant, ChannelKind.WEBCHAT, name="Chat")
+    admin = Browser(app, factory.user(tenant, Role.ADMIN))
+    assert "Chatvindu Chat" in admin.text("/admin/sso/")
+    url = f"/admin/sso/{tenant.id}/idporten/{account.id}"
+    form = {
+        "enabled": "1",
+        "issuer": idp.issuer,
+        "client_id": idp.client_id,
+        "client_secret": "idporten-secret",
+        "acr": "idporten-loa-high",
+    }
+    assert admin.post(url, data={**form, "acr": "loa-low"}).status_code == 400
+    assert admin.post(url, data={**form, "issuer": "http://idporten.example"}).status_code == 400
+    assert admin.post(url, data={**form, "client_id": ""}).status_code == 400
+    db.session.expire_all()
+    assert "idporten" not in (account.config or {})
+    assert admin.post(url, data=form).status_code == 303
+    db.session.expire_all()
+    stored = account.config["idporten"]
+    assert stored["acr"] == "idporten-loa-high" and "idporten-secret" not in str(stored)
+    assert secret_store.decrypt(stored["client_secret_enc"]) == "idporten-secret"
+    # Saved again without a secret: the stored one stays, and the flow works with it.
+    assert admin.post(url, data={**form, "client_secret": ""}).status_code == 303
+    client = app.test_client()
+    page = identify(client, account, visitor(client, account))
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert idp.requests[1].query["acr_values"] == ["idporten-loa-high"]
+    # Another municipality's admin cannot touch this widget.
+    other = Browser(app, factory.user(factory.tenant(), Role.ADMIN))
+    assert other.post(url, data=form).status_code == 404

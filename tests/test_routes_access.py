@@ -131,6 +131,7 @@ ROUTES: dict[str, str] = {
     "sso.callback": PUBLIC,
     "sso.admin": ADMIN,
     "sso.save": ADMIN,
+    "sso.save_idporten": ADMIN,
     # Citizens identified through ID-porten in the chat (tests/test_idporten.py).
     "webchat_idporten.begin": PUBLIC,
     "webchat_idporten.start": PUBLIC,
@@ -172,6 +173,7 @@ OBJECT_PARAMS = {
     "user_id",
     "team_id",
     "token_id",
+    "account_id",
 }
 
 
@@ -265,6 +267,7 @@ class World:
                 self.tenant.id, f"Bot {conv.id}", ["read"], self.users["admin"]
             )[0].id,
             "tag": "byggesak",
+            "account_id": self.account.id,
         }
 
 

@@ -483,3 +483,21 @@ def test_an_unknown_or_disabled_municipality_has_no_sign_in(
     configure(tenant, idp, enabled=False)
     assert client.get(f"/login/sso/{tenant.slug}").status_code == 404
     assert client.get("/login/sso/no-such-place").status_code == 404
+
+
+def test_an_admin_cannot_give_an_sso_account_a_password(
+    app: Flask, client: Any, factory: Any, idp: FakeOidcProvider
+) -> None:
+    tenant = factory.tenant()
+    configure(tenant, idp)
+    assert sso_sign_in(client, tenant.slug).status_code == 302
+    user = user_by_email("kari@kommune.test")
+    assert user is not None
+    before = user.password_hash
+    admin = admin_client(app, factory, tenant)
+    new_request()
+    resp = admin.post(f"/admin/staff/{tenant.id}/people/{user.id}/password")
+    assert resp.status_code == 400
+    assert "felles innlogging" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert user.password_hash == before

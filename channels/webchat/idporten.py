@@ -227,3 +227,65 @@ def contact_of_visitor(account: ChannelAccount, visitor_value: str) -> Contact |
         )
     )
     return db.session.get(Contact, ident.contact_id) if ident is not None else None
+
+
+class SettingsError(ValueError):
+    """str(exc) names the field that is wrong."""
+
+
+ISSUER_DEFAULT = "https://idporten.no"
+
+
+def save_settings(account: ChannelAccount, form: dict[str, str], actor: User) -> None:
+    """Validate and store a widget's ID-porten settings (the admin page); a secret left empty
+    keeps the one stored. The caller commits."""
+    from inbox.services import audit, oidc
+
+    old = dict((account.config or {}).get("idporten") or {})
+    enabled = form.get("enabled") in ("1", "on", "true")
+    issuer = (form.get("issuer", "").strip() or ISSUER_DEFAULT).rstrip("/")
+    if len(issuer) > 500:
+        raise SettingsError("issuer")
+    try:
+        oidc.check_url(issuer)
+    except oidc.OidcError as exc:
+        raise SettingsError("issuer") from exc
+    client_id = form.get("client_id", "").strip()
+    if len(client_id) > 255 or (enabled and not client_id):
+        raise SettingsError("client_id")
+    acr = form.get("acr", SUBSTANTIAL)
+    if acr not in LEVELS:
+        raise SettingsError("acr")
+    new: dict[str, Any] = {
+        "enabled": enabled,
+        "required": form.get("required") in ("1", "on", "true"),
+        "issuer": issuer,
+        "client_id": client_id,
+        "acr": acr,
+    }
+    secret_env = form.get("client_secret_env", "").strip()
+    secret = form.get("client_secret", "").strip()
+    if secret_env:
+        if not secret_env.replace("_", "a").isalnum() or len(secret_env) > 128:
+            raise SettingsError("client_secret")
+        new["client_secret_env"] = secret_env
+    elif secret:
+        if len(secret) > 1000:
+            raise SettingsError("client_secret")
+        new["client_secret_enc"] = secret_store.encrypt(secret)
+    elif old.get("client_secret_enc") or old.get("client_secret_env"):
+        for key in ("client_secret_enc", "client_secret_env"):
+            if old.get(key):
+                new[key] = old[key]
+    elif enabled:
+        raise SettingsError("client_secret")
+    account.config = {**(account.config or {}), "idporten": new}
+    audit.record(
+        "idporten.configure",
+        account,
+        tenant_id=account.tenant_id,
+        actor=actor,
+        enabled=enabled,
+        required=new["required"],
+        acr=acr,
+    )

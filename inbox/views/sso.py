@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
+from channels.webchat import idporten
 from inbox.extensions import db
-from inbox.models import Role, Tenant
+from inbox.models import ChannelAccount, ChannelKind, Role, Tenant
 from inbox.services import oidc, secret_store, sso
 from inbox.services.access import admin_tenants, chosen_tenant_id, require_role
 from inbox.views.auth import _safe_next, start_session
@@ -171,6 +172,8 @@ def _page(tenant: Tenant, *, form: Any = None, status: int = 200):  # type: igno
         form=form or {"groups_claim": "groups"},
         redirect_uri=_redirect_uri(),
         roles=[r.value for r in Role],
+        widgets=_widgets(tenant.id),
+        idporten_levels=list(idporten.LEVELS),
     )
     return page, status, {"Cache-Control": "no-store"}
 
@@ -196,4 +199,46 @@ def save(tenant_id: int):  # type: ignore[no-untyped-def]
         return _page(tenant, form=request.form, status=400)
     db.session.commit()
     flash(_("Single sign-on settings saved."), "success")
+    return redirect(url_for(".admin", tenant=tenant_id), 303)
+
+
+# --- ID-porten in the chat widgets (channels/webchat/idporten.py) ---------------------------
+
+
+def _widgets(tenant_id: int) -> list[tuple[ChannelAccount, dict[str, Any]]]:
+    rows = db.session.scalars(
+        select(ChannelAccount)
+        .where(ChannelAccount.tenant_id == tenant_id, ChannelAccount.kind == ChannelKind.WEBCHAT)
+        .order_by(ChannelAccount.name)
+    )
+    return [(a, dict((a.config or {}).get("idporten") or {})) for a in rows]
+
+
+def idporten_errors() -> dict[str, str]:
+    return {
+        "issuer": _("ID-porten's issuer URL must be an https address on a public network."),
+        "client_id": _("Give the client id of the municipality's ID-porten integration."),
+        "client_secret": _(
+            "Give the client secret, or the name of the environment variable that holds it."
+        ),
+        "acr": _("Choose a level of assurance."),
+    }
+
+
+@bp.post("/admin/sso/<int:tenant_id>/idporten/<int:account_id>")
+@login_required
+def save_idporten(tenant_id: int, account_id: int):  # type: ignore[no-untyped-def]
+    actor = require_role(tenant_id, Role.ADMIN)
+    tenant = db.session.get(Tenant, tenant_id)
+    account = db.session.get(ChannelAccount, account_id)
+    if account is None or account.tenant_id != tenant_id or account.kind != ChannelKind.WEBCHAT:
+        abort(404)
+    try:
+        idporten.save_settings(account, request.form.to_dict(), actor)
+    except idporten.SettingsError as exc:
+        db.session.rollback()
+        flash(idporten_errors()[str(exc)], "error")
+        return _page(tenant, status=400)
+    db.session.commit()
+    flash(_("ID-porten settings for %(name)s saved.", name=account.name), "success")
     return redirect(url_for(".admin", tenant=tenant_id), 303)
