@@ -4,6 +4,7 @@ stored encrypted and shown masked, the archive's correspondent, and no silent me
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,9 +96,10 @@ def send(client: Any, account: ChannelAccount, token: str, body: str, app: Flask
     new_request()
     resp = client.post(
         f"/api/chat/{account.external_id}/messages",
-        json={"body": body, "client_id": f"c-{len(body)}-{token[:6]}"},
+        json={"body": body, "client_id": str(uuid.uuid4())},
         headers={"X-Chat-Token": token},
     )
+    assert resp.status_code in (202, 403), resp.get_data(as_text=True)
     if resp.status_code == 202:
         assert run_inbound(app) == 1, "the inbound worker stores the message"
     return resp
