@@ -501,3 +501,62 @@ def test_an_admin_cannot_give_an_sso_account_a_password(
     assert "felles innlogging" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert user.password_hash == before
+
+
+def test_hostile_id_tokens_are_refused_not_crashed_on(app: Flask, idp: FakeOidcProvider) -> None:
+    """Unsigned ("alg": "none"), malformed, symmetric-key and truncated tokens: each refused
+    as having no valid signature, before any claim is trusted."""
+    import base64
+    import json
+
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    def b64(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    meta = oidc.discover(idp.issuer)
+    claims = {"iss": idp.issuer, "aud": idp.client_id, "sub": "x", "nonce": "n"}
+    unsigned = f"{b64({'alg': 'none'})}.{b64(claims)}."
+    hmac_key = OctKey.import_key(idp.clients[idp.client_id].ljust(32, "x"))
+    symmetric = jwt.encode({"alg": "HS256"}, claims, hmac_key)
+    good = idp.id_token(
+        {"client_id": idp.client_id, "nonce": "n", "user": {"sub": "x"}, "acr_values": None}
+    )
+    for token in (
+        unsigned,
+        "not a token",
+        "a.b.c",
+        "",
+        symmetric,
+        good[:-10],
+        good.rsplit(".", 1)[0] + ".",
+        "x" * 100_000,
+    ):
+        with pytest.raises(oidc.OidcError) as caught:
+            oidc.verify_id_token(token, meta, issuer=idp.issuer, client_id=idp.client_id, nonce="n")
+        assert caught.value.code == "signature", token[:40]
+    claims_ok = oidc.verify_id_token(
+        good, meta, issuer=idp.issuer, client_id=idp.client_id, nonce="n"
+    )
+    assert claims_ok["sub"] == "x"
+
+
+def test_a_provider_that_answers_nonsense_gets_a_clear_page(
+    app: Flask, client: Any, factory: Any, idp: FakeOidcProvider
+) -> None:
+    tenant = factory.tenant()
+    configure(tenant, idp)
+    idp.fail_next(1, 500)  # the discovery document
+    new_request()
+    resp = client.get(f"/login/sso/{tenant.slug}")
+    assert resp.status_code == 502
+    assert 'data-reason="unreachable"' in resp.get_data(as_text=True)
+    # The provider's error on the way back (the person cancelled).
+    new_request()
+    start = client.get(f"/login/sso/{tenant.slug}")
+    state = start.headers["Location"].split("state=", 1)[1].split("&", 1)[0]
+    new_request()
+    resp = client.get(f"/login/sso/callback?error=access_denied&state={state}")
+    assert resp.status_code == 400
+    assert 'data-reason="provider_error"' in resp.get_data(as_text=True)
