@@ -326,3 +326,32 @@ def test_an_admin_turns_id_porten_on_for_a_widget_and_the_secret_is_stored_encry
     # Another municipality's admin cannot touch this widget.
     other = Browser(app, factory.user(factory.tenant(), Role.ADMIN))
     assert other.post(url, data=form).status_code == 404
+
+
+def test_noark5_gets_the_verified_number_as_personidentifikator(
+    app: Flask, client: Any, factory: Any, idp: FakeIdporten, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archiving.adapters.noark5_rest import Noark5Rest
+    from tests.fakes.noark5 import FakeNoark5
+
+    account = widget(factory, idp)
+    idp.user["name"] = "Ola Nordmann"
+    identified = new_token(identify(client, account, visitor(client, account)))
+    send(client, account, identified, "Søknad om parkering", app)
+    conv = db.session.scalars(select(Conversation)).one()
+    tenant = db.session.get(Tenant, account.tenant_id)
+    user = factory.user(tenant, Role.RECORDS_OFFICER)
+    item = triage.flag_conversation(conv, user, new_case_title="Parkering", title="Søknad")
+    db.session.commit()
+    messages = list(db.session.scalars(select(Message).where(Message.conversation_id == conv.id)))
+    monkeypatch.setenv("NOARK_TOKEN_TEST", "test-token")
+    with FakeNoark5(token="test-token") as fake:
+        tenant.records_adapter = "noark5_rest"
+        tenant.records_config = {"base_url": fake.url, "token_env": "NOARK_TOKEN_TEST"}
+        request = build_request(item, tenant, 0, "I", messages, None)
+        Noark5Rest(tenant).journal(request)
+        [jp] = fake.entries(request.external_key)
+        [party] = fake.of_kind("korrespondansepartperson", jp["systemID"])
+        fake.release()
+    assert party["personidentifikator"] == [PID]
+    assert party["navn"] == "Ola Nordmann"
