@@ -35,7 +35,9 @@ from inbox.models.sso import IdportenIdentity
 from inbox.services import oidc, secret_store
 from tests.conftest import run_inbound
 from tests.fakes.oidc import FakeIdporten
+from tests.schemas import assert_valid
 from tests.staff_support import Browser, new_request
+from tests.test_records_fiks import OPPRETT_XSD
 
 PID = "17059010182"  # a valid fødselsnummer (mod-11), made up for the tests
 MASKED = "170590*****"
@@ -264,8 +266,9 @@ def test_archive_flagging_names_the_verified_person_and_fiks_arkiv_gets_the_numb
     request = build_request(item, tenant, 0, "I", messages, None)
     [citizen] = [c for c in request.correspondents if not c.internal]
     assert citizen.national_id == PID
-    xml = arkivmelding(request, "servicetorg").decode()
-    assert f"<personid>{PID}</personid>" in xml.replace("ns0:", "").replace("arkivmelding:", "")
+    xml = arkivmelding(request, "servicetorg")
+    doc = assert_valid(OPPRETT_XSD, xml)  # personid where the schema has it
+    assert [e.text for e in doc.iter("{*}personid")] == [PID]
     # A correspondent changed by the caseworker is not given the verified number.
     item.correspondent_name = "Noen andre"
     request = build_request(item, tenant, 0, "I", messages, None)
