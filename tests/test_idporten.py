@@ -358,3 +358,19 @@ def test_noark5_gets_the_verified_number_as_personidentifikator(
         fake.release()
     assert party["personidentifikator"] == [PID]
     assert party["navn"] == "Ola Nordmann"
+
+
+def test_a_subject_access_export_holds_what_id_porten_verified(
+    app: Flask, client: Any, factory: Any, idp: FakeIdporten
+) -> None:
+    from inbox.services import subject_access
+
+    account = widget(factory, idp)
+    identified = new_token(identify(client, account, visitor(client, account)))
+    send(client, account, identified, "Hei", app)
+    conv = db.session.scalars(select(Conversation)).one()
+    data = subject_access.export(conv.contact)
+    [verified] = [
+        i for c in data["contacts"] for i in c["identities"] if i["kind"] == "idporten_pid"
+    ]
+    assert verified["value"] == PID and verified["level"] == "idporten-loa-substantial"

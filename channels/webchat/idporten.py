@@ -289,3 +289,22 @@ def save_settings(account: ChannelAccount, form: dict[str, str], actor: User) ->
         required=new["required"],
         acr=acr,
     )
+
+
+def export(ident: ContactIdentity) -> dict[str, Any]:
+    """What a subject access export holds of an identity verified through ID-porten."""
+    row = db.session.scalar(
+        select(IdportenIdentity).where(IdportenIdentity.contact_identity_id == ident.id)
+    )
+    if row is None:
+        return {}
+    try:
+        number: str | None = identity_number(row)
+    except secret_store.SecretUnavailable:
+        number = None
+    return {
+        "value": number,
+        "level": row.acr,
+        "name": row.name,
+        "verified_at": row.verified_at.isoformat() if row.verified_at else None,
+    }
