@@ -16,6 +16,9 @@ class Correspondent:
     role: str  # Noark korrespondanseparttype (M087): EA avsender, EM mottaker, IA, IM internal
     unit: str | None = None  # administrativEnhet of an internal party
     caseworker: str | None = None  # saksbehandler of an internal party
+    # The citizen's national identity number, verified through ID-porten (docs/sso.md); sent
+    # where the records system takes one (Fiks Arkiv personid, Noark 5 personidentifikator).
+    national_id: str | None = None
 
     @property
     def internal(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from archiving.interfaces import (
 )
 from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
 from inbox.extensions import db
-from inbox.models import Message, Tenant, User
+from inbox.models import Conversation, Message, Tenant, User
 from inbox.models.base import utcnow
 from inbox.services import audit
 
@@ -239,6 +240,26 @@ def _fail(item: ArchiveItem, exc: Exception) -> str:
     return "failed"
 
 
+def verified_national_id(item: ArchiveItem) -> str | None:
+    """The identity number ID-porten verified for the conversation's citizen, when the entry
+    names that person as correspondent (not anonymous, the verified name unchanged)."""
+    from channels.webchat import idporten
+    from inbox.services.secret_store import SecretUnavailable
+
+    if item.anonymous or not item.correspondent_name:
+        return None
+    conv = db.session.get(Conversation, item.conversation_id)
+    if conv is None:
+        return None
+    row = idporten.verified(conv.contact)
+    if row is None or item.correspondent_name != (row.name or conv.contact.name):
+        return None
+    try:
+        return idporten.identity_number(row)
+    except SecretUnavailable:
+        return None
+
+
 def build_request(
     item: ArchiveItem,
     tenant: Tenant,
@@ -257,6 +278,12 @@ def build_request(
         caseworker=caseworker,
         unit=tenant.name,
     )
+    national_id = verified_national_id(item)
+    if national_id:
+        correspondents = [
+            c if c.internal else dataclasses.replace(c, national_id=national_id)
+            for c in correspondents
+        ]
     chosen = noark.Screening.of(item.screening_code, item.screening_basis, item.screening_fields)
     screening = chosen.for_entry(journalposttype)
     title = noark.entry_title(item.title, journalposttype)

@@ -168,6 +168,18 @@ def default_details(conv: Conversation) -> FlagDetails:
         address = next(
             (i.value for i in contact.identities if i.kind.value in ("phone", "email")), ""
         )
+    from channels.webchat import idporten
+
+    verified = idporten.verified(contact)
+    if verified is not None:
+        # Identified through ID-porten: the verified person is the correspondent.
+        name = verified.name or contact.name or ""
+        return FlagDetails(
+            correspondent_name=name,
+            correspondent_address=address,
+            anonymous=not name,
+            title=conv.subject or "",
+        )
     return FlagDetails(
         correspondent_name=contact.name or "",
         correspondent_address=address,

@@ -111,6 +111,9 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_STREAM_SECONDS": 55,
     "REALTIME_POLL_SECONDS": 1.0,
     "REALTIME_RETRY_MS": 2000,
+    # OpenID Connect (docs/sso.md): providers must be https and, in production mode, on
+    # public addresses; plain http is allowed for loopback only when this is set (tests).
+    "OIDC_ALLOW_HTTP_LOOPBACK": False,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {

@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
     from channels.facebook.views import bp as facebook_bp
     from channels.instagram.views import bp as instagram_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
+    from channels.webchat.idporten_views import bp as webchat_idporten_bp
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
     from channels.wordpress.views import bp as webcomments_bp
@@ -41,6 +42,7 @@ def register(app: Flask) -> None:
     from inbox.views.privacy import bp as privacy_bp
     from inbox.views.privacy_admin import bp as privacy_admin_bp
     from inbox.views.queue import bp as queue_bp
+    from inbox.views.sso import bp as sso_bp
     from inbox.views.staff import bp as staff_bp
 
     blueprints = (
@@ -66,6 +68,8 @@ def register(app: Flask) -> None:
         privacy_admin_bp,
         api.blueprint(),
         api_tokens_admin_bp,
+        sso_bp,
+        webchat_idporten_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -89,6 +89,8 @@ def base_config(
         # (tests/test_media_fetch.py proves it); allowed here for the fakes only.
         "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": ["127.0.0.1"],
         "INSTANCE_PATH": str(instance),
+        # The fake OpenID providers (tests/fakes/oidc.py) speak plain http on loopback.
+        "OIDC_ALLOW_HTTP_LOOPBACK": True,
     }
 
 

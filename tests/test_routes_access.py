@@ -126,6 +126,16 @@ ROUTES: dict[str, str] = {
     "api_tokens_admin.index": ADMIN,
     "api_tokens_admin.create": ADMIN,
     "api_tokens_admin.revoke": ADMIN,
+    # Staff single sign-on: the redirect and the way back are the sign-in (tests/test_sso.py).
+    "sso.start": PUBLIC,
+    "sso.callback": PUBLIC,
+    "sso.admin": ADMIN,
+    "sso.save": ADMIN,
+    "sso.save_idporten": ADMIN,
+    # Citizens identified through ID-porten in the chat (tests/test_idporten.py).
+    "webchat_idporten.begin": PUBLIC,
+    "webchat_idporten.start": PUBLIC,
+    "webchat_idporten.callback": PUBLIC,
     # The API authenticates with bearer tokens, never the session: tests/test_api.py checks
     # every operation refuses no token, a revoked token, a missing scope and other tenants.
     "api_v1.openapi": PUBLIC,
@@ -163,6 +173,7 @@ OBJECT_PARAMS = {
     "user_id",
     "team_id",
     "token_id",
+    "account_id",
 }
 
 
@@ -256,6 +267,7 @@ class World:
                 self.tenant.id, f"Bot {conv.id}", ["read"], self.users["admin"]
             )[0].id,
             "tag": "byggesak",
+            "account_id": self.account.id,
         }
 
 

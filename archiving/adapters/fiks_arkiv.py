@@ -280,6 +280,8 @@ def arkivmelding(request: JournalRequest, fagsystem: str, arkivdel: str | None =
         part = _el(jp, "korrespondansepart")
         _code(part, "korrespondanseparttype", c.role)
         _el(part, "korrespondansepartNavn", c.display_name)
+        if c.national_id and c.name and not c.internal:  # verified through ID-porten
+            _el(part, "personid", c.national_id)
         if c.name and c.address and not c.internal:  # an anonymous party: no contact details
             _el(part, "epostadresse" if "@" in c.address else "telefonnummer", c.address)
         if c.internal and c.unit:

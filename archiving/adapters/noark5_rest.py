@@ -156,6 +156,8 @@ class Noark5Rest:
                 self._create(jp, rel("arkivstruktur", "ny-korrespondansepartintern"), body)
                 continue
             body["navn"] = c.display_name
+            if c.national_id and c.name:  # verified through ID-porten
+                body["personidentifikator"] = [c.national_id]
             if c.name and c.address:  # an anonymous party is sent with no contact details
                 kind = "epostadresse" if "@" in c.address else "mobiltelefon"
                 body["kontaktinformasjon"] = {kind: c.address}

@@ -17,6 +17,7 @@ from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
     ChannelKind,
+    Contact,
     ContactIdentity,
     Conversation,
     ConversationStatus,
@@ -68,6 +69,11 @@ def visitor_identity(token: str) -> str:
 def identified_visitor_token(account: ChannelAccount, user_id: str) -> str:
     """A fresh token tied to the contact the site vouched for (IdentityKind.CHAT_USER)."""
     contact = contact_for_identity(account.tenant_id, IdentityKind.CHAT_USER, user_id)
+    return identified_token_for_contact(account, contact)
+
+
+def identified_token_for_contact(account: ChannelAccount, contact: Contact) -> str:
+    """A fresh visitor token tied to an identified contact (vouched for, or ID-porten)."""
     token = new_visitor_token()
     db.session.add(
         ContactIdentity(

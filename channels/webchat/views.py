@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from channels.webchat import hours, identity, limits, services
+from channels.webchat import hours, identity, idporten, limits, services
 from inbox import ROOT
 from inbox.db import writes
 from inbox.extensions import csrf, db
@@ -137,6 +137,7 @@ def chat_frame(widget_key: str):  # type: ignore[no-untyped-def]
             account=account,
             widget_key=widget_key,
             privacy_url=(account.config or {}).get("privacy_url"),
+            idporten=idporten.settings(account),
         )
     )
     # Only the municipality's own sites may frame the chat, when it has listed them.
@@ -194,6 +195,14 @@ def post_message(widget_key: str):  # type: ignore[no-untyped-def]
     token = _token()
     if token is None:
         return _error(401, "token", _("Missing or invalid chat token."))
+    id_settings = idporten.settings(account)
+    if (
+        id_settings is not None
+        and id_settings.required
+        and not idporten.token_identified(account, services.visitor_identity(token))
+    ):
+        message = _("Log in with ID-porten before you write.")
+        return _error(403, "identification_required", message)
     try:
         body, client_id = services.parse_visitor_message(_json_object(), g.max_chars)
     except services.ChatInputError as exc:

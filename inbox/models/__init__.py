@@ -18,6 +18,7 @@ from inbox.models.events import EventState, InboundEvent
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
 from inbox.models.sessions import StaffSession
+from inbox.models.sso import IdportenIdentity, SsoConfig, SsoLink
 from inbox.models.tags import ConversationTag, Tag
 from inbox.models.tenancy import Membership, Role, Team, TeamMember, Tenant, User
 
@@ -55,4 +56,7 @@ __all__ = [
     "Tenant",
     "UnsentTask",
     "User",
+    "SsoConfig",
+    "SsoLink",
+    "IdportenIdentity",
 ]

@@ -23,6 +23,9 @@ class IdentityKind(enum.StrEnum):
     CHAT_USER = "chat_user"  # a signed-in visitor vouched for by the site (HMAC)
     WEB_AUTHOR = "web_author"  # a website commenter (source-scoped)
     INSTAGRAM_IGSID = "instagram_igsid"  # Instagram-scoped id: direct messages and comments
+    # A citizen identified through ID-porten: the value is a keyed hash of the national
+    # identity number (the number itself is kept encrypted, inbox/models/sso.py).
+    IDPORTEN_PID = "idporten_pid"
 
 
 class Contact(TenantScoped, Timestamped, db.Model):
@@ -90,6 +93,8 @@ class ContactIdentity(TenantScoped, Timestamped, db.Model):
         which means nothing to a person: a short fingerprint tells two visitors apart."""
         if self.kind is IdentityKind.CHAT_VISITOR and self.value.startswith("sha256:"):
             return self.value[len("sha256:") :][:8] + "…"
+        if self.kind is IdentityKind.IDPORTEN_PID:
+            return ""  # shown from its verified record (templates/inbox/_idporten.html)
         return self.value
 
     contact: Mapped[Contact] = relationship(back_populates="identities", foreign_keys=[contact_id])

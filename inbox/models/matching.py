@@ -20,6 +20,9 @@ from inbox.models.base import JSONType, TenantScoped, Timestamped, UTCDateTime, 
 class MatchReason(enum.StrEnum):
     CERTAIN = "certain"  # same normalised phone number or e-mail address
     LIKELY = "likely"  # same normalised name within the municipality
+    # An anonymous chat visitor who then signed in with ID-porten in the same chat: the
+    # identified contact and the anonymous one are suggested, never merged silently.
+    IDPORTEN = "idporten"
 
 
 class MatchStatus(enum.StrEnum):

@@ -64,6 +64,10 @@ def attempt(email: str, password: str) -> SignIn:
     right password until the lock runs out. The caller commits."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     now = utcnow()
+    if user is not None and user.password_hash.startswith("sso:"):
+        # Single sign-on accounts have no password (inbox/services/sso.py): nothing to count.
+        hash_password(password)  # same time as a real check
+        return SignIn(None)
     if user is not None and is_locked(user, now):
         hash_password(password)  # same time as a real check
         return SignIn(None, locked=True)

@@ -365,6 +365,9 @@ def reset_password(tenant_id: int, actor: User, user: User) -> str:
     """A new temporary password (returned once) that must be replaced at the next sign-in.
     The new hash ends every session of the account (inbox/security.py)."""
     _check_account_change(tenant_id, actor, user)
+    if user.password_hash.startswith("sso:"):
+        # Signs in through the municipality's identity provider (docs/sso.md): no password.
+        raise StaffError("sso_account")
     password = temporary_password()
     user.password_hash = hash_password(password)
     sessions.end_all(user)

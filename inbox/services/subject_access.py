@@ -17,7 +17,15 @@ from sqlalchemy import exists, func, select
 
 from archiving.models import ArchiveItem, ArchiveState
 from inbox.extensions import db
-from inbox.models import Attachment, Contact, Conversation, Message, User
+from inbox.models import (
+    Attachment,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    IdentityKind,
+    Message,
+    User,
+)
 from inbox.services import audit, erasure
 from inbox.services.retention import PENDING
 
@@ -67,15 +75,22 @@ def export(contact: Contact) -> dict[str, Any]:
                 "email": c.email,
                 "phone": c.phone,
                 "created_at": _iso(c.created_at),
-                "identities": [
-                    {"kind": i.kind.value, "value": i.shown_value, "since": _iso(i.created_at)}
-                    for i in c.identities
-                ],
+                "identities": [_identity(i) for i in c.identities],
             }
             for c in contacts
         ],
         "conversations": [_conversation(c) for c in _conversations(group)],
     }
+
+
+def _identity(ident: ContactIdentity) -> dict[str, Any]:
+    out = {"kind": ident.kind.value, "value": ident.shown_value, "since": _iso(ident.created_at)}
+    if ident.kind is IdentityKind.IDPORTEN_PID:
+        # What ID-porten verified, the identity number included: it is the person's own data.
+        from channels.webchat import idporten
+
+        out |= idporten.export(ident)
+    return out
 
 
 def _conversation(conv: Conversation) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from inbox.extensions import db
+from inbox.models import User
 from inbox.ratelimit import login_per_ip
 from inbox.services import sessions, signin
 
@@ -47,6 +48,18 @@ def _safe_next(target: str | None) -> str:
     return url_for("queue.index")
 
 
+def start_session(user: User) -> None:
+    """A fresh session at sign-in (no fixation); the chosen language survives. Commits."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    login_user(user)
+    session[sessions.SESSION_KEY] = sessions.start(user)
+    db.session.commit()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @login_per_ip
 def login():  # type: ignore[no-untyped-def]
@@ -55,21 +68,16 @@ def login():  # type: ignore[no-untyped-def]
         result = signin.attempt(form.email.data or "", form.password.data or "")
         db.session.commit()
         if result.user is not None:
-            # A fresh session at sign-in (no fixation); the chosen language survives.
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            session.permanent = True
-            login_user(result.user)
-            session[sessions.SESSION_KEY] = sessions.start(result.user)
-            db.session.commit()
+            start_session(result.user)
             return redirect(_safe_next(request.args.get("next")))
         if result.locked:
             flash(locked_message(), "error")
         else:
             flash(_("Wrong e-mail address or password."), "error")
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 400
+    from inbox.services.sso import enabled_tenants
+
+    page = render_template("auth/login.html", form=form, sso_tenants=enabled_tenants())
+    return page, 200 if request.method == "GET" else 400
 
 
 @bp.post("/logout")

@@ -46,6 +46,9 @@ ERRORS = {
     "team_duplicate": lambda: _("There is already a team with that name."),
     "already_in_team": lambda: _("That person is already in the team."),
     "choose_person": lambda: _("Choose a person."),
+    "sso_account": lambda: _(
+        "This account signs in with single sign-on and has no password to reset."
+    ),
 }
 NOT_FOUND = {"not_member", "not_in_team"}
 

@@ -32,12 +32,14 @@
       state.user = saved.user || null;
       state.outbox = saved.outbox || [];
       state.askPref = !!saved.askPref;
+      state.idporten = saved.idporten || null;
     } catch (e) { /* storage unavailable: the chat lasts for this page only */ }
   }
   function save() {
     try {
       localStorage.setItem(storeKey, JSON.stringify({
-        token: state.token, user: state.user, outbox: state.outbox, askPref: state.askPref
+        token: state.token, user: state.user, outbox: state.outbox, askPref: state.askPref,
+        idporten: state.idporten || null
       }));
     } catch (e) { /* ignore */ }
   }
@@ -296,7 +298,7 @@
   });
   document.getElementById("chat-end").addEventListener("click", function () {
     var done = function () {
-      ended = true; forget(); sticky = "";
+      ended = true; forget(); sticky = ""; showIdentified();
       if (streamAbort) { streamAbort.abort(); }
       log.textContent = ""; typingLine.textContent = ""; prefForm.hidden = true;
       statusLine.textContent = d.ended;
@@ -333,11 +335,49 @@
   });
   window.addEventListener("online", function () { flush(); startStream(); });
 
+  // Log in with ID-porten (docs/sso.md): in a window of its own (ID-porten may not be framed);
+  // it hands back a token of the identified person by postMessage from our own origin.
+  var idButton = document.getElementById("chat-idporten");
+  var identified = document.getElementById("chat-identified");
+  function showIdentified() {
+    if (!idButton) { return; }
+    if (state.idporten) {
+      identified.textContent = state.idporten; identified.hidden = false; idButton.hidden = true;
+      form.hidden = false;
+    } else {
+      identified.hidden = true; idButton.hidden = false;
+      form.hidden = d.idportenRequired === "1";
+    }
+  }
+  if (idButton) {
+    idButton.addEventListener("click", function () {
+      var win = window.open("", "servicetorg-idporten");  // opened on the click: not blocked
+      ensureToken().then(function () { return request("POST", d.idportenApi, {}); })
+        .then(function (data) {
+          if (win) { win.location.href = data.url; } else { window.location.href = data.url; }
+        })
+        .catch(function (err) {
+          if (win) { win.close(); }
+          statusLine.textContent = err.message || d.failed;
+        });
+    });
+    window.addEventListener("message", function (ev) {
+      if (ev.origin !== window.location.origin || !ev.data || ev.data.type !== "servicetorg:idporten") { return; }
+      if (streamAbort) { streamAbort.abort(); }
+      state.token = ev.data.token; state.idporten = ev.data.label; state.lastId = 0; state.readUpTo = 0;
+      log.textContent = ""; save();
+      showIdentified();
+      input.focus();
+      poll();
+    });
+  }
+
   load();
   if (vouched && state.user !== vouched.user_id) { forget(); }  // another person signed in
   if (!vouched && state.user) { forget(); }  // the signed-in person has signed out
   state.outbox.forEach(function (m) { render(m, true); });
   showPreference();
+  showIdentified();
   request("GET", d.statusApi).then(showAvailability).catch(function () { /* shown by poll */ });
   (vouched && !state.token ? ensureToken() : Promise.resolve()).then(poll).then(function () {
     startStream(); return flush();
