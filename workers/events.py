@@ -19,6 +19,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from channels.inbound import Batch, EventFailed, handler_for
 from channels.interfaces import InvalidPayload
@@ -80,14 +81,17 @@ def _any_pending() -> bool:
     return found is not None
 
 
-def _claim(ids: list[int] | None, limit: int) -> list[int]:
+def _claim(ids: list[int] | None, limit: int, session: Session | None = None) -> list[int]:
+    """Lock up to `limit` pending events for this transaction, oldest first. On PostgreSQL
+    rows another transaction holds are skipped (FOR UPDATE SKIP LOCKED), never taken twice."""
+    session = session or db.session
     q = select(InboundEvent.id).where(InboundEvent.state == EventState.PENDING)
     if ids is not None:
         q = q.where(InboundEvent.id.in_(ids))
     q = q.order_by(InboundEvent.id).limit(limit)
-    if _postgres():
+    if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
-    return list(db.session.scalars(q))
+    return list(session.scalars(q))
 
 
 def _settle(ids: list[int]) -> int:

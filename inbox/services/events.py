@@ -15,12 +15,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from inbox.db import enqueue, queued
+from inbox.db import coalesce, enqueue, queued
 from inbox.extensions import db
 from inbox.models import ChannelAccount, EventState, InboundEvent
 from inbox.models.base import utcnow
+from inbox.services.account_cache import AccountRef
 
 PROCESS_TASK = "servicetorg.inbound.process_events"
+# Kicks are coalesced per process (INBOUND_KICK_INTERVAL_MS, inbox/db.py).
+coalesce(PROCESS_TASK, "INBOUND_KICK_INTERVAL_MS")
 # An event that failed this many times for a reason other than its shape is parked.
 MAX_ATTEMPTS = 3
 # Headers kept with an event: what re-verifying its signature or replaying it needs.
@@ -39,7 +42,7 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def append(
-    account: ChannelAccount,
+    account: ChannelAccount | AccountRef,
     kind: str,
     provider_key: str,
     body: bytes,
