@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker holds a reply it is sending; longer than any provider call can take
     # (their HTTP timeouts are seconds). A send still held after this had its worker die.
     "SEND_LEASE_SECONDS": 300,
-    "INBOUND_BATCH_SIZE": 200,
+    "INBOUND_BATCH_SIZE": 500,
     # Webhooks read their channel account (id, tenant, secret references) from a per-process
     # cache this many seconds old at most; 0 looks it up on every request (docs/inbound.md).
     "WEBHOOK_ACCOUNT_CACHE_SECONDS": 5,

@@ -322,3 +322,34 @@ def test_two_claimers_never_take_the_same_event(sms, tasks):
         second_session.rollback()
         second_session.close()
         db.session.rollback()
+
+
+# -- the worker's batch --------------------------------------------------------------------
+
+
+def worker_statements(sms: Any, count: int, offset: int) -> int:
+    for i in range(count):
+        sms.inbound(f"batch {offset + i}", from_=f"+479{offset + i:07d}", process=False)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        run_inbound(sms.client.application)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def test_a_batch_costs_the_same_statements_for_3_or_15_citizens(sms, tasks):
+    """Conversations, contacts, the conversations' reply numbers and realtime events are read
+    and written set-based: no lazy load or UPDATE per message."""
+    small = worker_statements(sms, 3, 100)
+    large = worker_statements(sms, 15, 200)
+    assert large == small
+    assert len(sms.messages()) == 18
+    convs = {m.conversation_id for m in sms.messages()}
+    assert len(convs) == 18
+    assert all(m.conversation.meta.get("phone") == m.meta["from"] for m in sms.messages())

@@ -30,7 +30,7 @@ from inbox.services import events as event_log
 
 log = logging.getLogger(__name__)
 
-SQLITE_BATCH_SIZE = 20
+SQLITE_BATCH_SIZE = 50
 MAX_ROUNDS = 50  # then hand over to a fresh task, so one task never runs for ever
 _LOCK_KEY = 0x5E771CE  # "one inbound batch at a time" (PostgreSQL advisory lock)
 # Database trouble is nobody's fault in the batch: the task fails, the events stay pending.
@@ -135,10 +135,19 @@ def _run(ids: list[int]) -> int:
             select(InboundEvent).where(InboundEvent.id.in_(claimed)).order_by(InboundEvent.id)
         )
     )
+    # The batch's accounts in one query (events of many numbers or pages in one batch).
+    accounts = {
+        a.id: a
+        for a in db.session.scalars(
+            select(ChannelAccount).where(
+                ChannelAccount.id.in_({ev.channel_account_id for ev in events})
+            )
+        )
+    }
     batch = Batch()
     for ev in events:
         batch.event_id = ev.id
-        account = db.session.get(ChannelAccount, ev.channel_account_id)
+        account = accounts.get(ev.channel_account_id)
         try:
             if account is None:
                 raise InvalidPayload("the channel account is gone")

@@ -248,9 +248,17 @@ def inbound_message(
 
 
 def received(
-    account: ChannelAccount, message: Message, created: bool, opt_out_type: str | None = None
+    account: ChannelAccount | AccountRef,
+    message: Message,
+    created: bool,
+    opt_out_type: str | None = None,
+    *,
+    flush: bool = True,
 ) -> None:
-    """What follows a new SMS once it is stored: the reply number, STOP/START, its files."""
+    """What follows a new SMS once it is stored: the reply number, STOP/START, its files.
+
+    The inbound worker's batch passes flush=False: the conversations' changes then go out
+    together (one executemany) with the batch, not one UPDATE per message."""
     if not created:
         return
     phone = str((message.meta or {}).get("from") or "")
@@ -262,7 +270,8 @@ def received(
         set_opt_out(account.tenant_id, phone, action == "stop")
     if (message.meta or {}).get("pending_media"):
         enqueue(MEDIA_TASK, message.id)
-    db.session.flush()
+    if flush:
+        db.session.flush()
 
 
 # --- opt-out ------------------------------------------------------------------------------

@@ -111,8 +111,12 @@ def _store_in_database(session: Session) -> None:
         return
     session.flush()  # changes made just before commit() are only seen by this flush
     pending = session.info.pop(_PENDING, None)
-    for tenant_id, payload in pending or ():
-        session.add(RealtimeEvent(tenant_id=tenant_id, payload=payload))
+    if pending:
+        # One executemany for a whole batch of messages, not an INSERT … RETURNING per event.
+        session.execute(
+            RealtimeEvent.__table__.insert(),
+            [{"tenant_id": t, "payload": p, "created_at": utcnow()} for t, p in pending],
+        )
 
 
 def _publish(session: Session) -> None:
