@@ -353,3 +353,29 @@ def test_a_batch_costs_the_same_statements_for_3_or_15_citizens(sms, tasks):
     convs = {m.conversation_id for m in sms.messages()}
     assert len(convs) == 18
     assert all(m.conversation.meta.get("phone") == m.meta["from"] for m in sms.messages())
+
+
+def test_chat_widget_message_does_not_query_its_account(app, client, factory, tasks):
+    client.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    account = factory.channel(factory.tenant())
+    base = f"/api/chat/{account.external_id}"
+    token = client.post(f"{base}/visitor", json={}).json["token"]
+
+    def send(body: str) -> Any:
+        return client.post(
+            f"{base}/messages",
+            json={"body": body, "client_id": f"id-{body}"},
+            headers={"X-Chat-Token": token},
+        )
+
+    assert send("first").status_code == 202
+    with statements() as seen:
+        assert send("second").status_code == 202
+    assert reads_accounts(seen) == []
+    assert len([s for s in seen if s.upper().startswith("INSERT")]) == 1
+
+    # Disabled in Servicetorg: the widget is gone at once, not after the cache's TTL.
+    account.enabled = False
+    db.session.commit()
+    assert send("third").status_code == 404
+    assert stored_events() == 2
