@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from inbox import db as dbmod
     from inbox.extensions import babel, csrf, db, login_manager
     from inbox.i18n import compile_catalogues, select_locale
+    from inbox.services import account_cache
     from inbox.untrusted import BoundedJSONProvider
     from workers.celery_app import celery_init_app
 
@@ -35,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
 
     dbmod.install_listeners()
+    account_cache.install()
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -55,7 +55,13 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker holds a reply it is sending; longer than any provider call can take
     # (their HTTP timeouts are seconds). A send still held after this had its worker die.
     "SEND_LEASE_SECONDS": 300,
-    "INBOUND_BATCH_SIZE": 200,
+    "INBOUND_BATCH_SIZE": 500,
+    # Webhooks read their channel account (id, tenant, secret references) from a per-process
+    # cache this many seconds old at most; 0 looks it up on every request (docs/inbound.md).
+    "WEBHOOK_ACCOUNT_CACHE_SECONDS": 5,
+    # At most one worker kick per web process per this many milliseconds; webhooks in between
+    # ride on it (a trailing kick follows). 0 kicks after every webhook.
+    "INBOUND_KICK_INTERVAL_MS": 200,
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
     "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
@@ -136,6 +142,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "ARCHIVE_LEASE_SECONDS": (int, float),
     "SEND_LEASE_SECONDS": (int, float),
     "INBOUND_BATCH_SIZE": int,
+    "WEBHOOK_ACCOUNT_CACHE_SECONDS": (int, float),
+    "INBOUND_KICK_INTERVAL_MS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
     "WEB_COMMENTS_MAX_BODY_BYTES": int,
     "LOGIN_MAX_FAILURES": int,

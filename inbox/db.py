@@ -10,6 +10,8 @@ down) is logged and written to the `unsent_task` table, which the sweeper
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -125,6 +127,8 @@ def _send_pending(session: Session) -> None:
     dispatcher = current_app.extensions["servicetorg.dispatcher"]
     unsent = []
     for name, args, kwargs in pending:
+        if name in _COALESCED and not args and not kwargs and not _kick_now(name):
+            continue  # a kick went out moments ago; a trailing one follows (see `coalesce`)
         try:
             dispatcher.send(name, args, kwargs)
         except Exception as exc:  # noqa: BLE001 (the data is committed; the sweeper resends)
@@ -132,6 +136,80 @@ def _send_pending(session: Session) -> None:
             unsent.append({"name": name, "args": list(args), "kwargs": kwargs})
     if unsent:
         _keep_unsent(unsent)
+
+
+# -- coalesced kicks ---------------------------------------------------------------------------
+# A kick is a task without arguments that only says "there is work" (the inbound worker's
+# process_events). Under a burst every webhook would send one; the worker needs one per batch.
+# So a process sends at most one per interval: the first at once, and, if more were asked for
+# meanwhile, one trailing kick when the interval is over, from a timer thread. A kick that is
+# lost (broker down, process killed) costs latency only: the sweeper re-kicks pending events.
+
+_COALESCED: dict[str, str] = {}  # task name -> config key of its interval in milliseconds
+_kick_lock = threading.Lock()
+_next_kick: dict[str, float] = {}
+_trailing: dict[str, tuple[threading.Timer, Any]] = {}
+clock: Callable[[], float] = time.monotonic  # tests move it instead of sleeping
+
+
+def coalesce(task_name: str, interval_config_key: str) -> None:
+    """Send `task_name` (a task without arguments) at most once per interval per process."""
+    _COALESCED[task_name] = interval_config_key
+
+
+def _kick_now(name: str) -> bool:
+    """Whether to send this kick now; if not, make sure a trailing one is scheduled."""
+    interval = float(current_app.config.get(_COALESCED[name]) or 0) / 1000
+    if interval <= 0:
+        return True
+    now = clock()
+    with _kick_lock:
+        if name in _trailing:
+            return False
+        if now >= _next_kick.get(name, 0.0):
+            _next_kick[name] = now + interval
+            return True
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        timer = threading.Timer(_next_kick[name] - now, _send_trailing, (name,))
+        timer.daemon = True
+        _trailing[name] = (timer, app)
+        timer.start()
+    return False
+
+
+def _send_trailing(name: str) -> None:
+    with _kick_lock:
+        entry = _trailing.pop(name, None)
+        if entry is None:
+            return
+        app = entry[1]
+        interval = float(app.config.get(_COALESCED[name]) or 0) / 1000
+        _next_kick[name] = clock() + interval
+    with app.app_context():
+        try:
+            app.extensions["servicetorg.dispatcher"].send(name, (), {})
+        except Exception as exc:  # noqa: BLE001 (nothing waits on it; the sweeper re-kicks)
+            log.warning("kick %s not sent, left to the sweeper: %s", name, exc)
+
+
+def flush_kicks() -> int:
+    """Send the trailing kicks that are waiting now (at shutdown, and in tests)."""
+    with _kick_lock:
+        names = list(_trailing)
+        for name in names:
+            _trailing[name][0].cancel()
+    for name in names:
+        _send_trailing(name)
+    return len(names)
+
+
+def reset_kicks() -> None:
+    """Forget when kicks were last sent (tests)."""
+    with _kick_lock:
+        for timer, _app in _trailing.values():
+            timer.cancel()
+        _trailing.clear()
+        _next_kick.clear()
 
 
 def _keep_unsent(rows: list[dict[str, Any]]) -> None:

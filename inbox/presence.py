@@ -26,6 +26,8 @@ def init_app(app: Flask) -> None:
 def _touch() -> None:
     if request.endpoint in (None, "static", "healthz") or request.blueprint == "webchat":
         return
+    if request.path.startswith("/webhooks/"):
+        return  # providers, never a signed-in user: no session to load on the hot path
     if not current_user or not current_user.is_authenticated:
         return
     now = utcnow()

@@ -85,6 +85,9 @@ def base_config(
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         # Tests sign in many times a minute from one address; tests of the limit lower it.
         "LOGIN_LIMIT_PER_IP": "100000/minute",
+        # One worker kick per webhook, so tests see exactly what each request queued
+        # (tests/test_inbound_hot_path.py tests the coalescing with its own interval).
+        "INBOUND_KICK_INTERVAL_MS": 0,
         # The fake providers serve media on loopback, which is refused by default
         # (tests/test_media_fetch.py proves it); allowed here for the fakes only.
         "MEDIA_FETCH_ALLOW_PRIVATE_HOSTS": ["127.0.0.1"],
@@ -182,7 +185,12 @@ def app(migrated: None, base_config: dict[str, Any]) -> Iterator[Flask]:
 
 
 def _clean(app: Flask) -> None:
+    from inbox.db import reset_kicks
     from inbox.extensions import db
+    from inbox.services import account_cache
+
+    reset_kicks()
+    account_cache.invalidate()  # the rows go below without the ORM seeing it
 
     db.session.rollback()
     db.session.remove()

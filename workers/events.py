@@ -19,6 +19,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from channels.inbound import Batch, EventFailed, handler_for
 from channels.interfaces import InvalidPayload
@@ -29,7 +30,7 @@ from inbox.services import events as event_log
 
 log = logging.getLogger(__name__)
 
-SQLITE_BATCH_SIZE = 20
+SQLITE_BATCH_SIZE = 50
 MAX_ROUNDS = 50  # then hand over to a fresh task, so one task never runs for ever
 _LOCK_KEY = 0x5E771CE  # "one inbound batch at a time" (PostgreSQL advisory lock)
 # Database trouble is nobody's fault in the batch: the task fails, the events stay pending.
@@ -80,14 +81,17 @@ def _any_pending() -> bool:
     return found is not None
 
 
-def _claim(ids: list[int] | None, limit: int) -> list[int]:
+def _claim(ids: list[int] | None, limit: int, session: Session | None = None) -> list[int]:
+    """Lock up to `limit` pending events for this transaction, oldest first. On PostgreSQL
+    rows another transaction holds are skipped (FOR UPDATE SKIP LOCKED), never taken twice."""
+    session = session or db.session
     q = select(InboundEvent.id).where(InboundEvent.state == EventState.PENDING)
     if ids is not None:
         q = q.where(InboundEvent.id.in_(ids))
     q = q.order_by(InboundEvent.id).limit(limit)
-    if _postgres():
+    if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
-    return list(db.session.scalars(q))
+    return list(session.scalars(q))
 
 
 def _settle(ids: list[int]) -> int:
@@ -131,10 +135,19 @@ def _run(ids: list[int]) -> int:
             select(InboundEvent).where(InboundEvent.id.in_(claimed)).order_by(InboundEvent.id)
         )
     )
+    # The batch's accounts in one query (events of many numbers or pages in one batch).
+    accounts = {
+        a.id: a
+        for a in db.session.scalars(
+            select(ChannelAccount).where(
+                ChannelAccount.id.in_({ev.channel_account_id for ev in events})
+            )
+        )
+    }
     batch = Batch()
     for ev in events:
         batch.event_id = ev.id
-        account = db.session.get(ChannelAccount, ev.channel_account_id)
+        account = accounts.get(ev.channel_account_id)
         try:
             if account is None:
                 raise InvalidPayload("the channel account is gone")

@@ -21,7 +21,9 @@ from channels.interfaces import InvalidPayload
 from channels.meta import webhook
 from inbox.db import writes
 from inbox.extensions import csrf
-from inbox.models import ChannelAccount, ChannelKind
+from inbox.models import ChannelKind
+from inbox.services import account_cache
+from inbox.services.account_cache import AccountRef
 from inbox.untrusted import loads
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,13 @@ csrf.exempt(bp)  # authenticated by the X-Hub-Signature-256 HMAC, not a cookie
 bp.app_context_processor(alert_context)
 
 
-def _accounts(page_id: str) -> dict[ChannelKind, ChannelAccount]:
+def _accounts(page_id: str) -> dict[ChannelKind, AccountRef]:
     if not webhook.ACCOUNT_ID_RE.match(page_id):
         abort(404)
-    accounts = page_accounts(page_id)
+    accounts = account_cache.cached(
+        ("facebook", page_id),
+        lambda: {k: account_cache.snapshot(a) for k, a in page_accounts(page_id).items()},
+    )
     if not accounts:
         abort(404)
     return accounts

@@ -17,17 +17,22 @@ from channels.interfaces import InvalidPayload
 from channels.meta import webhook
 from inbox.db import writes
 from inbox.extensions import csrf
-from inbox.models import ChannelAccount, ChannelKind
+from inbox.models import ChannelKind
+from inbox.services import account_cache
+from inbox.services.account_cache import AccountRef
 from inbox.untrusted import loads
 
 bp = Blueprint("instagram", __name__, url_prefix="/webhooks/instagram")
 csrf.exempt(bp)  # authenticated by the X-Hub-Signature-256 HMAC, not a cookie
 
 
-def _accounts(ig_id: str) -> dict[ChannelKind, ChannelAccount]:
+def _accounts(ig_id: str) -> dict[ChannelKind, AccountRef]:
     if not webhook.ACCOUNT_ID_RE.match(ig_id):
         abort(404)
-    accounts = instagram_accounts(ig_id)
+    accounts = account_cache.cached(
+        ("instagram", ig_id),
+        lambda: {k: account_cache.snapshot(a) for k, a in instagram_accounts(ig_id).items()},
+    )
     if not accounts:
         abort(404)
     return accounts

@@ -20,13 +20,14 @@ from inbox.config import secret_from_env
 from inbox.extensions import db
 from inbox.models import ChannelAccount
 from inbox.services import events
+from inbox.services.account_cache import AccountRef
 
 log = logging.getLogger(__name__)
 ACCOUNT_ID_RE = re.compile(r"^[0-9]{1,32}$")  # page ids and Instagram account ids
 CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
 
 
-def secrets(accounts: Iterable[ChannelAccount], name: str) -> list[str]:
+def secrets(accounts: Iterable[ChannelAccount | AccountRef], name: str) -> list[str]:
     """The values of the secret `name` the accounts refer to (set in the environment)."""
     accounts = list(accounts)
     values = [secret_from_env((a.secret_refs or {}).get(name)) for a in accounts]
@@ -66,7 +67,7 @@ def signed(raw: bytes, app_secrets: list[str]) -> bool:
     )
 
 
-def store(account: ChannelAccount, kind: str, raw: bytes) -> Response:
+def store(account: ChannelAccount | AccountRef, kind: str, raw: bytes) -> Response:
     """Append the whole delivery as one inbound event and commit it before answering 200."""
     key = "sha256:" + hashlib.sha256(raw).hexdigest()
     events.append(account, kind, key, raw, url=request.url, headers=request.headers)

@@ -34,7 +34,7 @@ def handle_inbound(event: InboundEvent, account: ChannelAccount, batch: Batch) -
     batch.store(
         account,
         inbound,
-        lambda message, created: services.received(account, message, created, opt_out),
+        lambda message, created: services.received(account, message, created, opt_out, flush=False),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -33,6 +34,8 @@ from inbox.models import (
     Message,
 )
 from inbox.models.base import utcnow
+from inbox.services import account_cache
+from inbox.services.account_cache import AccountRef
 from inbox.services.ingest import InboundMessage, ingest, update_delivery_status
 
 log = logging.getLogger(__name__)
@@ -81,14 +84,20 @@ class NotConfigured(RuntimeError):
 # --- accounts and secrets ---------------------------------------------------------------
 
 
-def sms_account(account_id: int) -> ChannelAccount | None:
+def sms_account(account_id: int) -> AccountRef | None:
+    """The enabled SMS account a webhook names, from the per-process account cache (the
+    webhook's only query before its insert, and only when the cache has expired)."""
+    return account_cache.cached(("sms", account_id), partial(_load_sms_account, account_id))
+
+
+def _load_sms_account(account_id: int) -> AccountRef | None:
     account = db.session.get(ChannelAccount, account_id)
     if account is None or account.kind is not ChannelKind.SMS or not account.enabled:
         return None
-    return account
+    return account_cache.snapshot(account)
 
 
-def auth_token(account: ChannelAccount) -> str:
+def auth_token(account: ChannelAccount | AccountRef) -> str:
     token = secret_from_env((account.secret_refs or {}).get("auth_token"))
     if not token:
         raise NotConfigured(f"SMS account {account.id}: auth_token env var is not set")
@@ -114,7 +123,9 @@ def signature_valid(
     return bool(RequestValidator(token).validate(url, form, signature, algorithm=algorithm))
 
 
-def signing_secret(account: ChannelAccount, settings_header: str | None) -> tuple[str, str]:
+def signing_secret(
+    account: ChannelAccount | AccountRef, settings_header: str | None
+) -> tuple[str, str]:
     """(secret, algorithm) a webhook was signed with.
 
     By default Twilio signs with the auth token (HMAC-SHA1). A Webhook Setting with a
@@ -237,9 +248,17 @@ def inbound_message(
 
 
 def received(
-    account: ChannelAccount, message: Message, created: bool, opt_out_type: str | None = None
+    account: ChannelAccount | AccountRef,
+    message: Message,
+    created: bool,
+    opt_out_type: str | None = None,
+    *,
+    flush: bool = True,
 ) -> None:
-    """What follows a new SMS once it is stored: the reply number, STOP/START, its files."""
+    """What follows a new SMS once it is stored: the reply number, STOP/START, its files.
+
+    The inbound worker's batch passes flush=False: the conversations' changes then go out
+    together (one executemany) with the batch, not one UPDATE per message."""
     if not created:
         return
     phone = str((message.meta or {}).get("from") or "")
@@ -251,7 +270,8 @@ def received(
         set_opt_out(account.tenant_id, phone, action == "stop")
     if (message.meta or {}).get("pending_media"):
         enqueue(MEDIA_TASK, message.id)
-    db.session.flush()
+    if flush:
+        db.session.flush()
 
 
 # --- opt-out ------------------------------------------------------------------------------

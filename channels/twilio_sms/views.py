@@ -16,8 +16,8 @@ from channels.twilio_sms import form, services
 from channels.twilio_sms.cli import add_number
 from inbox.db import writes
 from inbox.extensions import csrf, db
-from inbox.models import ChannelAccount
 from inbox.services import events
+from inbox.services.account_cache import AccountRef
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio", cli_group="sms")
@@ -37,7 +37,7 @@ def _invalid(exc: InvalidPayload) -> Response:
     return resp
 
 
-def _signed_account(account_id: int) -> tuple[ChannelAccount, str]:
+def _signed_account(account_id: int) -> tuple[AccountRef, str]:
     """The account and the URL Twilio signed, if the request carries a valid Twilio signature
     for it; else 403/404."""
     account = services.sms_account(account_id)

@@ -28,6 +28,7 @@ from inbox.models import (
 )
 from inbox.models.base import utcnow
 from inbox.services import audit
+from inbox.services.account_cache import AccountRef
 from inbox.services.ingest import (
     InboundMessage,
     contact_for_identity,
@@ -171,7 +172,7 @@ def visitor_contact_id(account: ChannelAccount, token: str) -> int | None:
     return _contact_id(account, token)
 
 
-def _contact_id(account: ChannelAccount, token: str) -> int | None:
+def _contact_id(account: ChannelAccount | AccountRef, token: str) -> int | None:
     return db.session.scalar(
         select(ContactIdentity.contact_id).where(
             ContactIdentity.tenant_id == account.tenant_id,
@@ -188,7 +189,7 @@ def _conversation_ids(account: ChannelAccount, contact_id: int):  # type: ignore
     )
 
 
-def current_conversation(account: ChannelAccount, token: str) -> Conversation | None:
+def current_conversation(account: ChannelAccount | AccountRef, token: str) -> Conversation | None:
     contact_id = _contact_id(account, token)
     if contact_id is None:
         return None

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,8 @@ from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, Direction, Message, Tenant
 from inbox.models.base import utcnow
-from inbox.services import events
+from inbox.services import account_cache, events
+from inbox.services.account_cache import AccountRef
 
 bp = Blueprint("webchat", __name__)
 # Open event streams in this process: each holds a server thread, so they are capped and the
@@ -76,6 +78,20 @@ def _account(widget_key: str) -> ChannelAccount:
     return account
 
 
+def _cached_account(widget_key: str) -> AccountRef:
+    """The widget's account for posting a message (the hot path): id and tenant from the
+    per-process account cache (inbox/services/account_cache.py), no query."""
+    ref = account_cache.cached(("webchat", widget_key), partial(_load_ref, widget_key))
+    if ref is None:
+        abort(404)
+    return ref
+
+
+def _load_ref(widget_key: str) -> AccountRef | None:
+    account = services.account_for_key(widget_key)
+    return account_cache.snapshot(account) if account is not None else None
+
+
 def _token() -> str | None:
     token = request.headers.get("X-Chat-Token", "")
     return token if services.TOKEN_RE.match(token) else None
@@ -86,7 +102,7 @@ def _json_object() -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _availability(account: ChannelAccount) -> hours.Availability:
+def _availability(account: ChannelAccount | AccountRef) -> hours.Availability:
     tenant = db.session.get(Tenant, account.tenant_id)
     assert tenant is not None
     return hours.availability(tenant, utcnow(), current_app.config["WEBCHAT_ONLINE_WINDOW_SECONDS"])
@@ -191,7 +207,7 @@ def new_visitor(widget_key: str):  # type: ignore[no-untyped-def]
 @limits.post_per_ip
 @limits.post_per_token
 def post_message(widget_key: str):  # type: ignore[no-untyped-def]
-    account = _account(widget_key)
+    account = _cached_account(widget_key)
     token = _token()
     if token is None:
         return _error(401, "token", _("Missing or invalid chat token."))

@@ -5,6 +5,7 @@ The inbound worker stores the comment as a message (docs/inbound.md)."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -14,7 +15,8 @@ from inbox.config import secret_from_env
 from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, ChannelKind
-from inbox.services import events
+from inbox.services import account_cache, events
+from inbox.services.account_cache import AccountRef
 from inbox.untrusted import loads
 
 bp = Blueprint("webcomments", __name__)
@@ -31,9 +33,8 @@ def _error(status: int, code: str, message: str, field: str | None = None):  # t
     return resp
 
 
-@bp.post("/webhooks/comments/<int:account_id>")
-@writes
-def receive(account_id: int):  # type: ignore[no-untyped-def]
+def _load(account_id: int) -> AccountRef | None:
+    """The enabled webhook comment source (cached per process, inbox/services/account_cache)."""
     account = db.session.get(ChannelAccount, account_id)
     if (
         account is None
@@ -41,6 +42,15 @@ def receive(account_id: int):  # type: ignore[no-untyped-def]
         or not account.enabled
         or source_of(account) != WEBHOOK
     ):
+        return None
+    return account_cache.snapshot(account)
+
+
+@bp.post("/webhooks/comments/<int:account_id>")
+@writes
+def receive(account_id: int):  # type: ignore[no-untyped-def]
+    account = account_cache.cached(("comments", account_id), partial(_load, account_id))
+    if account is None:
         return _error(404, "not_found", "No comment webhook source with this id.")
     limit = current_app.config["WEB_COMMENTS_MAX_BODY_BYTES"]
     if (request.content_length or 0) > limit:

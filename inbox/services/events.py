@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from inbox.db import enqueue, queued
+from inbox.db import coalesce, enqueue, queued
 from inbox.extensions import db
 from inbox.models import ChannelAccount, EventState, InboundEvent
 from inbox.models.base import utcnow
+from inbox.services.account_cache import AccountRef
 
 PROCESS_TASK = "servicetorg.inbound.process_events"
+# Kicks are coalesced per process (INBOUND_KICK_INTERVAL_MS, inbox/db.py).
+coalesce(PROCESS_TASK, "INBOUND_KICK_INTERVAL_MS")
 # An event that failed this many times for a reason other than its shape is parked.
 MAX_ATTEMPTS = 3
 # Headers kept with an event: what re-verifying its signature or replaying it needs.
@@ -39,7 +43,7 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def append(
-    account: ChannelAccount,
+    account: ChannelAccount | AccountRef,
     kind: str,
     provider_key: str,
     body: bytes,
@@ -60,17 +64,23 @@ def append(
         "state": EventState.PENDING.value,
         "attempts": 0,
     }
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(InboundEvent.__table__)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["channel_account_id", "kind", "provider_key"])
-    )
-    created = db.session.execute(stmt.returning(InboundEvent.id)).first() is not None
+    # Core, on the session's connection: no unit of work, and a statement built once per
+    # dialect (its compiled form is cached), so the webhook pays for the INSERT only.
+    conn = db.session.connection()
+    created = conn.execute(_append_statement(conn.dialect.name), values).first() is not None
     if created:
         kick()
     return created
+
+
+@cache
+def _append_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(InboundEvent.__table__)
+        .on_conflict_do_nothing(index_elements=["channel_account_id", "kind", "provider_key"])
+        .returning(InboundEvent.__table__.c.id)
+    )
 
 
 def kick() -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.util import identity_key
 
 from inbox.extensions import db
@@ -94,7 +95,11 @@ def store(items: Sequence[tuple[ChannelAccount, InboundMessage]]) -> list[tuple[
     messages = {
         m.id: m
         for m in db.session.scalars(
-            select(Message).where(Message.id.in_({it.message_id for it in batch}))
+            # Their conversations (with contact and account) in one more query, not one
+            # lazy load per message when the channels' after-steps read message.conversation.
+            select(Message)
+            .where(Message.id.in_({it.message_id for it in batch}))
+            .options(selectinload(Message.conversation))
         )
     }
     return [(messages[it.message_id], it.created) for it in batch]
