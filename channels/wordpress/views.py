@@ -10,10 +10,11 @@ from flask import Blueprint, current_app, jsonify, request
 
 from channels.wordpress import webhook
 from channels.wordpress.services import WEBHOOK, source_of
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, ChannelKind
+from inbox.models.tenancy import tenant_active
 from inbox.services import events
 from inbox.untrusted import loads
 
@@ -39,6 +40,7 @@ def receive(account_id: int):  # type: ignore[no-untyped-def]
         account is None
         or account.kind is not ChannelKind.WEB_COMMENTS
         or not account.enabled
+        or not tenant_active(account.tenant_id)
         or source_of(account) != WEBHOOK
     ):
         return _error(404, "not_found", "No comment webhook source with this id.")
@@ -48,7 +50,7 @@ def receive(account_id: int):  # type: ignore[no-untyped-def]
     raw = request.get_data(cache=False)
     if len(raw) > limit:
         return _error(413, "too_large", f"The body is larger than {limit} bytes.")
-    secret = secret_from_env((account.secret_refs or {}).get("webhook_secret"))
+    secret = secretstore.resolve(account, "webhook_secret")
     if not secret:
         log.error("comment webhook source %s has no secret configured", account.id)
         return _error(503, "not_configured", "This source has no signing secret configured.")

@@ -65,7 +65,15 @@ def login():  # type: ignore[no-untyped-def]
             session[sessions.SESSION_KEY] = sessions.start(result.user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
-        if result.locked:
+        if result.deactivated:
+            flash(
+                _(
+                    "Your municipality's inbox has been taken out of service. Contact the "
+                    "regional administrator."
+                ),
+                "error",
+            )
+        elif result.locked:
             flash(locked_message(), "error")
         else:
             flash(_("Wrong e-mail address or password."), "error")
