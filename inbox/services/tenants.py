@@ -199,9 +199,7 @@ def parse_hours(raw: dict[str, str]) -> dict[str, list[list[str]]]:
 
 
 def hours_text(hours: dict[str, Any] | None) -> dict[str, str]:
-    return {
-        day: ", ".join(f"{a}-{b}" for a, b in (hours or {}).get(day, [])) for day in DAYS
-    }
+    return {day: ", ".join(f"{a}-{b}" for a, b in (hours or {}).get(day, [])) for day in DAYS}
 
 
 def update_profile(tenant: Tenant, form: dict[str, Any], *, actor: User) -> None:
