@@ -28,7 +28,7 @@ TIMEOUT = 10
 @dataclass
 class Result:
     ok: bool
-    # Each step: (ok, text). Texts are English here and translated by the page.
+    # Each step: (ok, text), in English: technical, with the provider's own message quoted.
     steps: list[tuple[bool, str]] = field(default_factory=list)
 
     def good(self, text: str) -> None:
