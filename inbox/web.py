@@ -43,6 +43,7 @@ def register(app: Flask) -> None:
     from inbox.views.privacy_admin import bp as privacy_admin_bp
     from inbox.views.queue import bp as queue_bp
     from inbox.views.region import bp as region_bp
+    from inbox.views.routing import bp as routing_bp
     from inbox.views.setup import bp as setup_bp
     from inbox.views.staff import bp as staff_bp
 
@@ -72,6 +73,7 @@ def register(app: Flask) -> None:
         region_bp,
         setup_bp,
         auditlog_bp,
+        routing_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

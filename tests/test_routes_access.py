@@ -40,7 +40,7 @@ from inbox.models import (
     User,
 )
 from inbox.models.matching import ContactMatchSuggestion, MatchReason
-from inbox.services import api_tokens, canned, merging
+from inbox.services import api_tokens, canned, merging, routing
 from inbox.services.ingest import InboundAttachment
 from tests.factories import PASSWORD
 
@@ -174,6 +174,10 @@ ROUTES: dict[str, str] = {
     "setup.test_records": ADMIN,
     "auditlog.index": ADMIN,
     "auditlog.export": ADMIN,
+    "routing.index": ADMIN,
+    "routing.add_rule": ADMIN,
+    "routing.delete_rule": ADMIN,
+    "routing.assignment": ADMIN,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
@@ -197,6 +201,7 @@ OBJECT_PARAMS = {
     "team_id",
     "token_id",
     "account_id",
+    "rule_id",
 }
 
 
@@ -295,6 +300,11 @@ class World:
             )[0].id,
             "tag": "byggesak",
             "kind": "sms",
+            "rule_id": routing.add_rule(
+                self.tenant.id,
+                self.users["admin"],
+                {"keyword": "byggesak", "team_id": str(team.id)},
+            ).id,
             "account_id": self.factory.channel(
                 self.tenant, ChannelKind.WEB_COMMENTS, config={"source": "webhook"}
             ).id,
