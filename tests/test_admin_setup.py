@@ -496,3 +496,42 @@ def test_audit_log_filters_and_csv(app, client, factory, regional):
     db.session.commit()
     resp = client.get(f"/admin/municipality/{tenant.id}/audit.csv")
     assert all(r[2] != "x" for r in csv.reader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_instagram_account_set_up_and_tested(app, client, factory):
+    from tests.fakes.instagram import FakeInstagramGraph
+
+    tenant = factory.tenant()
+    admin = factory.user(tenant, Role.ADMIN)
+    sign_in(client, admin)
+    fake = FakeInstagramGraph("EAAB" + secrets.token_hex(12), secrets.token_hex(16))
+    with fake:
+        resp = client.post(
+            f"/admin/municipality/{tenant.id}/channels/new/instagram",
+            data={
+                "name": "Kommunen på Instagram",
+                "ig_account_id": "17841400000000001",
+                "linked_page_id": "5555",
+                "page_access_token": fake.token,
+                "app_secret": fake.app_secret,
+                "verify_token": "ig-bekreft",
+                "graph_version": "v21.0",
+                "graph_url": fake.url,
+            },
+        )
+        assert resp.status_code == 303
+        rows = db.session.scalars(select(ChannelAccount).order_by(ChannelAccount.kind)).all()
+        assert {(a.kind, a.linked_page_id) for a in rows} == {
+            (ChannelKind.INSTAGRAM, "5555"),
+            (ChannelKind.INSTAGRAM_COMMENTS, "5555"),
+        }
+        ig = next(a for a in rows if a.kind is ChannelKind.INSTAGRAM)
+        page = client.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "/webhooks/instagram/17841400000000001" in page and fake.token not in page
+        url = f"/admin/municipality/{tenant.id}/channels/{ig.id}/test"
+        fake.me = {"id": "5555", "name": "Kommunen"}
+        text = client.post(url).get_data(as_text=True)
+        assert "the page has no linked Instagram account" in text
+        fake.ig_accounts["17841400000000001"] = "5555"
+        text = client.post(url).get_data(as_text=True)
+        assert "The connection works" in text and "direct messages" in text

@@ -56,6 +56,17 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("team_id", "team"),
         Field("graph_url", "url", advanced=True),
     ),
+    "instagram": (
+        Field("name", required=True),
+        Field("ig_account_id", required=True),
+        Field("linked_page_id", required=True),
+        Field("page_access_token", "secret", required=True),
+        Field("app_secret", "secret", required=True),
+        Field("verify_token", "secret", required=True),
+        Field("graph_version", required=True),
+        Field("team_id", "team"),
+        Field("graph_url", "url", advanced=True),
+    ),
     "wordpress": (
         Field("name", required=True),
         Field("base_url", "url", required=True),
@@ -74,11 +85,13 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 KINDS = {
     "sms": ChannelKind.SMS,
     "facebook": ChannelKind.MESSENGER,
+    "instagram": ChannelKind.INSTAGRAM,
     "wordpress": ChannelKind.WEB_COMMENTS,
     "webhook": ChannelKind.WEB_COMMENTS,
 }
 # Facebook's Messenger webhook fields the page must subscribe the app to (docs/facebook.md).
 FACEBOOK_FIELDS = ("messages", "messaging_postbacks", "message_echoes", "feed")
+INSTAGRAM_FIELDS = ("messages", "comments")
 
 
 class SetupError(ValueError):
@@ -101,6 +114,8 @@ def page_kind(account: ChannelAccount) -> str | None:
         return "sms"
     if account.kind is ChannelKind.MESSENGER:
         return "facebook"
+    if account.kind is ChannelKind.INSTAGRAM:
+        return "instagram"
     if account.kind is ChannelKind.WEB_COMMENTS:
         return "webhook" if (account.config or {}).get("source") == "webhook" else "wordpress"
     return None
@@ -132,6 +147,8 @@ def current_values(account: ChannelAccount | None) -> dict[str, Any]:
         "name": account.name,
         "number": account.external_id,
         "page_id": account.external_id,
+        "ig_account_id": account.external_id,
+        "linked_page_id": account.linked_page_id or "",
         "team_id": str(account.team_id or ""),
         "is_hearing": account.is_hearing,
         "account_sid": cfg.get("account_sid", ""),
@@ -204,6 +221,8 @@ def _validate(tenant: Tenant, kind: str, form: Any, account: ChannelAccount | No
         "account_sid": ACCOUNT_SID_RE.match,
         "messaging_service_sid": SERVICE_SID_RE.match,
         "page_id": PAGE_ID_RE.match,
+        "ig_account_id": PAGE_ID_RE.match,
+        "linked_page_id": PAGE_ID_RE.match,
         "graph_version": GRAPH_VERSION_RE.match,
     }
     for name, check in checks.items():
@@ -244,6 +263,11 @@ def save(
         cfg = {"graph_version": v["graph_version"]}
         if v["graph_url"]:
             cfg["graph_url"] = v["graph_url"] + "/"
+    elif kind == "instagram":
+        external = v["ig_account_id"]
+        cfg = {"graph_version": v["graph_version"]}
+        if v["graph_url"]:
+            cfg["graph_url"] = v["graph_url"] + "/"
     elif kind == "wordpress":
         external = v["base_url"]
         cfg = {"source": "wordpress", "base_url": v["base_url"], "user": v["user"]}
@@ -253,7 +277,12 @@ def save(
         external = account.external_id if account else f"webhook-{pysecrets.token_hex(8)}"
         cfg = {"source": "webhook"}
     if _taken(KINDS[kind], external, account):
-        field_name = {"sms": "number", "facebook": "page_id", "wordpress": "base_url"}[kind]
+        field_name = {
+            "sms": "number",
+            "facebook": "page_id",
+            "instagram": "ig_account_id",
+            "wordpress": "base_url",
+        }[kind]
         raise SetupError({field_name: "taken"})
     if account is None:
         account = ChannelAccount(
@@ -261,6 +290,8 @@ def save(
         )
         db.session.add(account)
     account.external_id = external
+    if kind == "instagram":
+        account.linked_page_id = v["linked_page_id"]
     account.name = v["name"]
     account.team_id = v.get("team_id")
     account.is_hearing = bool(v.get("is_hearing"))
@@ -276,7 +307,9 @@ def save(
         generated = pysecrets.token_urlsafe(32)
         secretstore.put(account, "webhook_secret", generated, actor)
     if kind == "facebook":
-        _mirror_comments(account, v, actor)
+        _mirror_comments(account, v, actor, ChannelKind.FACEBOOK_COMMENTS)
+    if kind == "instagram":
+        _mirror_comments(account, v, actor, ChannelKind.INSTAGRAM_COMMENTS)
     audit.record(
         "channel.create" if creating else "channel.update",
         account,
@@ -301,26 +334,32 @@ _PAGE_KEYS = {
 }
 
 
-def _mirror_comments(messenger: ChannelAccount, v: dict[str, Any], actor: User) -> None:
-    """A Facebook page is two accounts (Messenger, comments on posts) with the same settings."""
+def _mirror_comments(
+    messenger: ChannelAccount, v: dict[str, Any], actor: User, kind: ChannelKind
+) -> None:
+    """A Facebook page (or Instagram account) is two accounts, messages and comments, with the
+    same settings."""
     comments = db.session.scalar(
         select(ChannelAccount).where(
-            ChannelAccount.kind == ChannelKind.FACEBOOK_COMMENTS,
+            ChannelAccount.kind == kind,
             ChannelAccount.external_id == messenger.external_id,
         )
     )
     if comments is not None and comments.tenant_id != messenger.tenant_id:
-        raise SetupError({"page_id": "taken"})
+        raise SetupError(
+            {"ig_account_id" if kind is ChannelKind.INSTAGRAM_COMMENTS else "page_id": "taken"}
+        )
     if comments is None:
         comments = ChannelAccount(
             tenant_id=messenger.tenant_id,
-            kind=ChannelKind.FACEBOOK_COMMENTS,
+            kind=kind,
             external_id=messenger.external_id,
             secret_refs={},
         )
         db.session.add(comments)
     comments.name = f"{messenger.name} – kommentarer"
     comments.team_id = messenger.team_id
+    comments.linked_page_id = messenger.linked_page_id
     comments.config = dict(messenger.config or {})
     db.session.flush()
     for name in ("page_access_token", "app_secret", "verify_token"):

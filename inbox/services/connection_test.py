@@ -157,6 +157,15 @@ def twilio(account: ChannelAccount) -> Result:
 
 
 def facebook(account: ChannelAccount) -> Result:
+    return _meta(account, account.external_id, instagram=False)
+
+
+def instagram(account: ChannelAccount) -> Result:
+    """The token must be the linked page's, and may read the Instagram account's messages."""
+    return _meta(account, str(account.linked_page_id or ""), instagram=True)
+
+
+def _meta(account: ChannelAccount, page_id: str, *, instagram: bool) -> Result:
     def steps(r: Result) -> None:
         cfg = account.config or {}
         token = secretstore.resolve(account, "page_access_token")
@@ -185,15 +194,16 @@ def facebook(account: ChannelAccount) -> Result:
                 f"Facebook answered {resp.status_code} "
                 f"(code {code}: {err.get('message') or resp.reason})"
             )
-        if str(body.get("id")) != account.external_id:
+        if str(body.get("id")) != page_id:
             raise _Stop(
                 f"Wrong page id: the token is for the page {body.get('name')!r} "
-                f"(id {body.get('id')}), not for page id {account.external_id}"
+                f"(id {body.get('id')}), not for page id {page_id}"
             )
         r.good(f"The token is a page token for {body.get('name')!r} (id {body.get('id')})")
+        extra = {"platform": "instagram"} if instagram else {}
         resp = _get(
-            f"{base}/{version}/{account.external_id}/conversations",
-            params={"limit": "1", "fields": "id", **auth},
+            f"{base}/{version}/{page_id}/conversations",
+            params={"limit": "1", "fields": "id", **extra, **auth},
         )
         if resp.status_code != 200:
             err = _json(resp).get("error") or {}
@@ -204,7 +214,11 @@ def facebook(account: ChannelAccount) -> Result:
                 f"Facebook answered {resp.status_code} reading the page's conversations "
                 f"(code {code}: {err.get('message')})"
             )
-        r.good("The token may read the page's Messenger conversations")
+        r.good(
+            "The token may read the Instagram account's direct messages"
+            if instagram
+            else "The token may read the page's Messenger conversations"
+        )
 
     return _run(steps)
 

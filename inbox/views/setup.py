@@ -61,6 +61,8 @@ def labels() -> dict[str, str]:
         "verify_token": _("Verify token (you choose it; give the same in Facebook)"),
         "graph_version": _("Graph API version (e.g. v21.0)"),
         "graph_url": _("Graph API address (only for a test installation)"),
+        "ig_account_id": _("Instagram account id"),
+        "linked_page_id": _("Id of the linked Facebook page"),
         "base_url": _("Site address (https://…)"),
         "user": _("WordPress user name"),
         "app_password": _("Application password"),
@@ -94,6 +96,7 @@ def kind_titles() -> dict[str, str]:
     return {
         "sms": _("SMS number"),
         "facebook": _("Facebook page"),
+        "instagram": _("Instagram account"),
         "wordpress": _("WordPress site"),
         "webhook": _("Signed comment webhook"),
     }
@@ -214,6 +217,7 @@ def _channel_page(
         generated=generated,
         base=_base_url(),
         facebook_fields=chs.FACEBOOK_FIELDS,
+        instagram_fields=chs.INSTAGRAM_FIELDS,
     )
     return _no_store(body, status)
 
@@ -301,6 +305,7 @@ def test_channel(tenant_id: int, account_id: int):  # type: ignore[no-untyped-de
     tester = {
         "sms": connection_test.twilio,
         "facebook": connection_test.facebook,
+        "instagram": connection_test.instagram,
         "wordpress": connection_test.wordpress,
     }.get(kind)
     if tester is None:
