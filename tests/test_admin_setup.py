@@ -407,6 +407,17 @@ def test_secrets_never_appear_in_pages_logs_or_the_audit_log(app, client, factor
     assert twilio.auth_token not in caplog.text
     for entry in db.session.scalars(select(AuditEntry)):
         assert twilio.auth_token not in str(entry.data)
+    # Nor in the API's answers about the municipality.
+    from inbox.services import api_tokens
+
+    _row, bearer = api_tokens.create(tenant.id, "Integrasjon", ["read"], admin)
+    db.session.commit()
+    api = app.test_client()
+    for path in ("/api/v1/directory", "/api/v1/conversations"):
+        forget()
+        resp = api.get(path, headers={"Authorization": f"Bearer {bearer}"})
+        assert resp.status_code == 200, path
+        assert twilio.auth_token not in resp.get_data(as_text=True)
 
 
 def test_signed_comment_webhook_secret_is_generated_and_shown_once(app, client, factory):

@@ -178,6 +178,7 @@ ROUTES: dict[str, str] = {
     "routing.add_rule": ADMIN,
     "routing.delete_rule": ADMIN,
     "routing.assignment": ADMIN,
+    "routing.set_available": ADMIN,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).

@@ -119,8 +119,15 @@ def test_supervisor_view_and_rule_validation(app, factory):
     forget()
     page = client.get(base).get_data(as_text=True)
     assert "Kari Saksbehandler" in page and "0 / 3" in page and "«bygg»" in page
+    forget()
+    resp = client.post(
+        f"{base}/teams/{team.id}/members/{member.id}/available", data={"available": "0"}
+    )
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert not db.session.get(type(member), member.id).is_available
     actions = set(db.session.scalars(select(AuditEntry.action)))
-    assert {"routing.rule_add", "routing.assignment"} <= actions
+    assert {"routing.rule_add", "routing.assignment", "routing.away"} <= actions
     # Another municipality's admin sees nothing of it and cannot use its team.
     outsider = signed_in(app, other_admin)
     forget()

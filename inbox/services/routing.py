@@ -249,6 +249,16 @@ def set_assignment(team: Team, actor: User, auto: bool, cap_raw: str) -> None:
     )
 
 
+def set_available(user: User, tenant_id: int, actor: User, available: bool) -> None:
+    user.is_available = available
+    audit.record(
+        "routing.available" if available else "routing.away",
+        user,
+        tenant_id=tenant_id,
+        actor=actor,
+    )
+
+
 def teams(tenant_id: int) -> list[Team]:
     return list(
         db.session.scalars(select(Team).where(Team.tenant_id == tenant_id).order_by(Team.name))

@@ -90,3 +90,25 @@ def assignment(tenant_id: int, team_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(_("Automatic assignment for %(team)s is saved.", team=team.name), "success")
     return redirect(url_for(".index", tenant_id=tenant_id), 303)
+
+
+@bp.post("/<int:tenant_id>/routing/teams/<int:team_id>/members/<int:user_id>/available")
+@login_required
+def set_available(tenant_id: int, team_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    """A supervisor marks a member available for automatic assignment, or not (away)."""
+    tenant, actor = municipal_admin(tenant_id)
+    team = db.session.get(Team, team_id)
+    if team is None or team.tenant_id != tenant.id:
+        abort(404)
+    member = next((m.user for m in svc.team_load(team) if m.user.id == user_id), None)
+    if member is None:
+        abort(404)
+    svc.set_available(member, tenant.id, actor, request.form.get("available") == "1")
+    db.session.commit()
+    flash(
+        _("%(name)s gets new conversations.", name=member.name)
+        if member.is_available
+        else _("%(name)s gets no new conversations.", name=member.name),
+        "success",
+    )
+    return redirect(url_for(".index", tenant_id=tenant_id), 303)
