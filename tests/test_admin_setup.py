@@ -546,3 +546,38 @@ def test_instagram_account_set_up_and_tested(app, client, factory):
         fake.ig_accounts["17841400000000001"] = "5555"
         text = client.post(url).get_data(as_text=True)
         assert "The connection works" in text and "direct messages" in text
+
+
+def test_fiks_arkiv_test_proves_the_folders_and_the_private_key(app, client, factory, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    tenant = factory.tenant()
+    admin = factory.user(tenant, Role.ADMIN)
+    sign_in(client, admin)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    good = tmp_path / "fiks.pem"
+    good.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"nokkelpassord"),
+        )
+    )
+    bad = tmp_path / "broken.pem"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    url = f"/admin/municipality/{tenant.id}/records"
+    form = {
+        "adapter": "fiks_arkiv",
+        "outgoing_dir": str(tmp_path / "ut"),
+        "incoming_dir": str(tmp_path / "inn"),
+        "private_key_path": str(good),
+        "key_password": "nokkelpassord",
+    }
+    assert client.post(url, data=form).status_code == 303
+    text = client.post(f"{url}/test").get_data(as_text=True)
+    assert "The connection works" in text and f"The private key in {good} loads" in text
+    assert "nokkelpassord" not in text
+    client.post(url, data={**form, "private_key_path": str(bad), "key_password": ""})
+    text = client.post(f"{url}/test").get_data(as_text=True)
+    assert f"The private key in {bad} does not load" in text

@@ -286,14 +286,45 @@ def records(tenant: Tenant) -> Result:
             r.good(f"The Noark 5 service at {base} answers and lists {len(body['_links'])} links")
             return
         if adapter == "fiks_arkiv":
-            from pathlib import Path
-
-            for key in ("outgoing_dir", "incoming_dir"):
-                folder = cfg.get(key)
-                if not folder or not Path(str(folder)).is_dir():
-                    raise _Stop(f"Not configured: {key} is not a folder")
-            r.good("The Fiks Arkiv folders exist")
+            _fiks(tenant, cfg, r)
             return
         raise _Stop(f"Unknown records system {adapter!r}")
 
     return _run(steps)
+
+
+def _fiks(tenant: Tenant, cfg: dict[str, Any], r: Result) -> None:
+    """The folders the adapter hands messages over in can be written and read, and the
+    private key (Fiks IO's, PEM) loads when one is configured."""
+    import os
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from archiving.adapters.fiks_arkiv import FiksArkiv
+
+    try:
+        adapter = FiksArkiv(tenant)
+    except Exception as exc:  # noqa: BLE001 - the adapter's own refusal, said as it is
+        raise _Stop(f"Fiks Arkiv settings refused: {exc}") from None
+    for what, folder in (("outgoing", adapter.outgoing), ("incoming", adapter.incoming)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _Stop(f"The {what} folder {folder} cannot be made: {exc.strerror}") from None
+        if not os.access(folder, os.W_OK | os.R_OK):
+            raise _Stop(f"The {what} folder {folder} cannot be read and written")
+    r.good(f"The Fiks Arkiv folders {adapter.outgoing} and {adapter.incoming} can be used")
+    key_path = cfg.get("private_key_path")
+    if not key_path:
+        return
+    try:
+        data = Path(str(key_path)).read_bytes()
+    except OSError as exc:
+        raise _Stop(f"The private key file {key_path} cannot be read: {exc.strerror}") from None
+    password = secretstore.resolve(tenant, "fiks_key_password")
+    try:
+        load_pem_private_key(data, password.encode() if password else None)
+    except (ValueError, TypeError) as exc:
+        raise _Stop(f"The private key in {key_path} does not load: {exc}") from None
+    r.good(f"The private key in {key_path} loads")

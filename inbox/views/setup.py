@@ -474,6 +474,7 @@ def _records_page(
             errors=errors,
             texts=error_texts(),
             token=secretstore.status(tenant, "records_token"),
+            key_password=secretstore.status(tenant, "fiks_key_password"),
             adapters=ADAPTERS,
             result=result,
         ),
@@ -490,6 +491,7 @@ def _records_form(tenant: Tenant) -> dict[str, Any]:
         "outgoing_dir": cfg.get("outgoing_dir", ""),
         "incoming_dir": cfg.get("incoming_dir", ""),
         "fagsystem": cfg.get("fagsystem", ""),
+        "private_key_path": cfg.get("private_key_path", ""),
     }
 
 
@@ -510,7 +512,14 @@ def save_records(tenant_id: int):  # type: ignore[no-untyped-def]
     if adapter not in ADAPTERS:
         errors["adapter"] = "adapter"
     cfg = {k: v for k, v in (tenant.records_config or {}).items()}
-    for key in ("base_url", "arkivdel", "outgoing_dir", "incoming_dir", "fagsystem"):
+    for key in (
+        "base_url",
+        "arkivdel",
+        "outgoing_dir",
+        "incoming_dir",
+        "fagsystem",
+        "private_key_path",
+    ):
         value = (f.get(key) or "").strip()
         if len(value) > 500 or not value.isprintable():
             errors[key] = "invalid"
@@ -534,6 +543,9 @@ def save_records(tenant_id: int):  # type: ignore[no-untyped-def]
     token = (f.get("token") or "").strip()
     if token:
         secretstore.put(tenant, "records_token", token, actor)
+    key_password = (f.get("key_password") or "").strip()
+    if key_password:
+        secretstore.put(tenant, "fiks_key_password", key_password, actor)
     audit.record(
         "records.settings",
         tenant,
