@@ -70,14 +70,16 @@ def route_new(convs: dict[int, Any]) -> None:
     by_tenant: dict[int, list[RoutingRule]] = {}
     for r in all_rules:
         by_tenant.setdefault(r.tenant_id, []).append(r)
-    kinds = dict(
-        db.session.execute(
-            select(ChannelAccount.id, ChannelAccount.kind).where(
-                ChannelAccount.id.in_({c.items[0].account_id for c in new})
-            )
-        ).all()
-    )
-    for conv in new:
+    kinds: dict[int, Any] = {}
+    if all_rules:
+        kinds = dict(
+            db.session.execute(
+                select(ChannelAccount.id, ChannelAccount.kind).where(
+                    ChannelAccount.id.in_({c.items[0].account_id for c in new})
+                )
+            ).all()
+        )
+    for conv in new if all_rules else []:
         first = conv.items[0]
         kind = kinds.get(first.account_id)
         inbound = first.inbound
@@ -97,7 +99,15 @@ def route_new(convs: dict[int, Any]) -> None:
                         .values(team_id=rule.team_id)
                     )
                 break
-        if conv.team_id is not None:
+    # Automatic assignment only where a team has it on (one query for the batch).
+    team_ids = {c.team_id for c in new if c.team_id is not None}
+    auto = (
+        set(db.session.scalars(select(Team.id).where(Team.id.in_(team_ids), Team.auto_assign)))
+        if team_ids
+        else set()
+    )
+    for conv in new:
+        if conv.team_id in auto:
             user_id = assign_in_team(conv.team_id, conv.tenant_id)
             if user_id is not None:
                 conv.assignee_id = user_id
