@@ -186,6 +186,11 @@ def test_a_deactivated_municipality_is_shut_out(app, client, regional, factory, 
         path, data=params, headers={"X-Twilio-Signature": sign(PUBLIC + path, params, token)}
     )
     assert resp.status_code == 404
+    factory.channel(tenant, ChannelKind.MESSENGER, external_id="7777000")
+    resp = app.test_client().post("/webhooks/facebook/7777000", data=b"{}")
+    assert resp.status_code == 404
+    widget = factory.channel(tenant, ChannelKind.WEBCHAT)
+    assert app.test_client().get(f"/api/chat/{widget.external_id}/status").status_code == 404
     assert db.session.scalar(select(db.func.count()).select_from(InboundEvent)) == 0
     assert "deactivate" in {e.action.split(".")[1] for e in db.session.scalars(select(AuditEntry))}
 
@@ -196,6 +201,7 @@ def test_a_deactivated_municipality_is_shut_out(app, client, regional, factory, 
         path, data=params, headers={"X-Twilio-Signature": sign(PUBLIC + path, params, token)}
     )
     assert resp.status_code == 200
+    assert app.test_client().get(f"/api/chat/{widget.external_id}/status").status_code == 200
 
 
 def test_tenant_create_command_for_a_fresh_installation(app):
