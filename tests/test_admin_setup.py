@@ -587,3 +587,25 @@ def test_fiks_arkiv_test_proves_the_folders_and_the_private_key(app, client, fac
     client.post(url, data={**form, "private_key_path": str(bad), "key_password": ""})
     text = client.post(f"{url}/test").get_data(as_text=True)
     assert f"The private key in {bad} does not load" in text
+
+
+def test_chat_widget_origins_identity_key_and_snippet(app, client, factory):
+    tenant = factory.tenant()
+    admin = factory.user(tenant, Role.ADMIN)
+    sign_in(client, admin)
+    url = f"/admin/municipality/{tenant.id}/widget"
+    bad = client.post(url, data={"origins": "https://www.kommune.no/side?x=1\njavascript:alert(1)"})
+    assert bad.status_code == 400 and "https://host" in bad.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(ChannelAccount)) == 0
+    resp = client.post(
+        url,
+        data={"origins": "https://www.kommune.no\nhttps://kommune.no/", "new_identity_key": "1"},
+    )
+    page = resp.get_data(as_text=True)
+    key = page.split('id="shown-secret">')[1].split("<")[0]
+    widget = db.session.scalars(select(ChannelAccount)).one()
+    assert widget.config["allowed_origins"] == ["https://www.kommune.no", "https://kommune.no"]
+    assert secretstore.resolve(db.session.get(Tenant, tenant.id), "chat_identity") == key
+    page = client.get(url).get_data(as_text=True)
+    assert key not in page and f'data-key="{widget.external_id}"' in page
+    assert "widget.js" in page and "Set, last changed" in page
