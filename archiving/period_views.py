@@ -48,7 +48,7 @@ def _summary(tenant: Tenant) -> dict[str, Any]:
 @bp.get("/")
 @login_required
 def index():  # type: ignore[no-untyped-def]
-    ids = [m.tenant_id for m in current().memberships if m.role in REVIEWERS]
+    ids = [m.tenant_id for m in current().active_memberships if m.role in REVIEWERS]
     if not ids:
         abort(403)
     tenants = db.session.scalars(

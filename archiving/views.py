@@ -25,7 +25,7 @@ LIMIT = 200
 
 
 def _tenant_ids() -> list[int]:
-    ids = [m.tenant_id for m in current().memberships if m.role in REVIEWERS]
+    ids = [m.tenant_id for m in current().active_memberships if m.role in REVIEWERS]
     if not ids:
         abort(403)
     return ids

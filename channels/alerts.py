@@ -14,7 +14,7 @@ from inbox.models import ChannelAccount, Role
 def admin_alerts() -> list[ChannelAccount]:
     if not current_user or not current_user.is_authenticated:
         return []
-    tenants = [m.tenant_id for m in current_user.memberships if m.role is Role.ADMIN]
+    tenants = [m.tenant_id for m in current_user.active_memberships if m.role is Role.ADMIN]
     if not tenants:
         return []
     return list(

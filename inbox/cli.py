@@ -28,6 +28,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_cmd)
     app.cli.add_command(staff_cli)
     app.cli.add_command(seed_bench_cmd)
+    from inbox.cli_admin import secrets_cli, tenant_cli
+
+    app.cli.add_command(secrets_cli)
+    app.cli.add_command(tenant_cli)
 
 
 @click.command("migrate")

@@ -68,6 +68,8 @@ def _load_user(session_user_id: str):  # type: ignore[no-untyped-def]
         return None
     if not hmac.compare_digest(session_token(user.password_hash), token):
         return None
+    if not user.may_sign_in:  # disabled, or the municipality was deactivated
+        return None
     # The server's record of this sign-in must still be running (not signed out).
     if sessions.find(user.id, session.get(sessions.SESSION_KEY)) is None:
         return None

@@ -34,6 +34,7 @@ def register(app: Flask) -> None:
     from inbox.views.account import bp as account_bp
     from inbox.views.actions import bp as actions_bp
     from inbox.views.api_tokens_admin import bp as api_tokens_admin_bp
+    from inbox.views.auditlog import bp as auditlog_bp
     from inbox.views.auth import bp as auth_bp
     from inbox.views.canned import bp as canned_bp
     from inbox.views.conversation import bp as conversation_bp
@@ -42,6 +43,9 @@ def register(app: Flask) -> None:
     from inbox.views.privacy import bp as privacy_bp
     from inbox.views.privacy_admin import bp as privacy_admin_bp
     from inbox.views.queue import bp as queue_bp
+    from inbox.views.region import bp as region_bp
+    from inbox.views.routing import bp as routing_bp
+    from inbox.views.setup import bp as setup_bp
     from inbox.views.sso import bp as sso_bp
     from inbox.views.staff import bp as staff_bp
 
@@ -70,6 +74,10 @@ def register(app: Flask) -> None:
         api_tokens_admin_bp,
         sso_bp,
         webchat_idporten_bp,
+        region_bp,
+        setup_bp,
+        auditlog_bp,
+        routing_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -6,6 +6,7 @@ Adding a route? Add ONE line to ROUTES: the endpoint and who may use it:
   STAFF      any role in the object's tenant (caseworkers see only their teams' conversations)
   RECORDS    records officers (and admins)
   ADMIN      admins only
+  REGION     regional administrators only (installation-wide; their URLs name a spare tenant)
 If the URL has a parameter this file does not know yet, add it to `World.params`.
 The test fails when an endpoint is missing from the table, or listed but gone.
 
@@ -39,11 +40,12 @@ from inbox.models import (
     User,
 )
 from inbox.models.matching import ContactMatchSuggestion, MatchReason
-from inbox.services import api_tokens, canned, merging
+from inbox.services import api_tokens, canned, merging, routing
 from inbox.services.ingest import InboundAttachment
 from tests.factories import PASSWORD
 
 PUBLIC, USER, STAFF, RECORDS, ADMIN = "public", "user", "staff", "records", "admin"
+REGION = "region"
 
 ROUTES: dict[str, str] = {
     "static": PUBLIC,
@@ -157,11 +159,47 @@ ROUTES: dict[str, str] = {
     "twilio_sms.inbound": PUBLIC,
     "twilio_sms.status": PUBLIC,
     "webcomments.receive": PUBLIC,
+    # Regional administration (inbox/views/region.py).
+    "region.index": REGION,
+    "region.create": REGION,
+    "region.appoint": REGION,
+    "region.deactivate": REGION,
+    "region.reactivate": REGION,
+    # A municipality's setup pages and audit log (inbox/views/setup.py, auditlog.py).
+    "setup.index": ADMIN,
+    "setup.profile": ADMIN,
+    "setup.save_profile": ADMIN,
+    "setup.channels": ADMIN,
+    "setup.new_channel": ADMIN,
+    "setup.create_channel": ADMIN,
+    "setup.channel": ADMIN,
+    "setup.update_channel": ADMIN,
+    "setup.test_channel": ADMIN,
+    "setup.set_channel_enabled": ADMIN,
+    "setup.new_webhook_secret": ADMIN,
+    "setup.widget": ADMIN,
+    "setup.save_widget": ADMIN,
+    "setup.records": ADMIN,
+    "setup.save_records": ADMIN,
+    "setup.test_records": ADMIN,
+    "auditlog.index": ADMIN,
+    "auditlog.export": ADMIN,
+    "routing.index": ADMIN,
+    "routing.add_rule": ADMIN,
+    "routing.delete_rule": ADMIN,
+    "routing.assignment": ADMIN,
+    "routing.set_available": ADMIN,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
-ALLOWED = {USER: "caseworker", STAFF: "caseworker", RECORDS: "records", ADMIN: "admin"}
-LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records"}
+ALLOWED = {
+    USER: "caseworker",
+    STAFF: "caseworker",
+    RECORDS: "records",
+    ADMIN: "admin",
+    REGION: "regional",
+}
+LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records", REGION: "admin"}
 OBJECT_PARAMS = {
     "conversation_id",
     "contact_id",
@@ -174,6 +212,8 @@ OBJECT_PARAMS = {
     "team_id",
     "token_id",
     "account_id",
+    "widget_account_id",
+    "rule_id",
 }
 
 
@@ -186,12 +226,16 @@ class World:
         self.team = factory.team(self.tenant, "Byggesak")
         self.account = factory.channel(self.tenant, ChannelKind.WEBCHAT, team_id=self.team.id)
         other = factory.tenant()
+        self.spare = factory.tenant()  # what the regional routes act on
+        regional = factory.user(other, Role.CASEWORKER)
+        regional.is_regional_admin = True
         self.users = {
             "caseworker": factory.user(self.tenant, Role.CASEWORKER),
             "outsider": factory.user(self.tenant, Role.CASEWORKER),
             "records": factory.user(self.tenant, Role.RECORDS_OFFICER),
             "admin": factory.user(self.tenant, Role.ADMIN),
             "other_admin": factory.user(other, Role.ADMIN),
+            "regional": regional,
         }
         db.session.add(TeamMember(team_id=self.team.id, user_id=self.users["caseworker"].id))
         db.session.commit()
@@ -267,7 +311,16 @@ class World:
                 self.tenant.id, f"Bot {conv.id}", ["read"], self.users["admin"]
             )[0].id,
             "tag": "byggesak",
-            "account_id": self.account.id,
+            "widget_account_id": self.account.id,
+            "kind": "sms",
+            "rule_id": routing.add_rule(
+                self.tenant.id,
+                self.users["admin"],
+                {"keyword": "byggesak", "team_id": str(team.id)},
+            ).id,
+            "account_id": self.factory.channel(
+                self.tenant, ChannelKind.WEB_COMMENTS, config={"source": "webhook"}
+            ).id,
         }
 
 
@@ -291,6 +344,8 @@ def _call(world: World, who: str | None, endpoint: str, method: str, args: set[s
     from flask import url_for
 
     params = params or world.params()
+    if endpoint.startswith("region."):
+        params = {**params, "tenant_id": world.spare.id}
     with world.app.test_request_context():
         url = url_for(endpoint, **{k: params[k] for k in args})
     client = world.clients[who]
@@ -331,7 +386,7 @@ def test_every_route_refuses_the_wrong_people(app: Flask, world: World) -> None:
             resp = _call(world, "outsider", endpoint, method, args, params)
             if resp.status_code != 404:
                 failures.append(f"{where}: caseworker outside the team got {resp.status_code}")
-        if args & OBJECT_PARAMS:
+        if args & OBJECT_PARAMS and access != REGION:
             resp = _call(world, "other_admin", endpoint, method, args, params)
             if resp.status_code != 404:
                 failures.append(f"{where}: other tenant's admin got {resp.status_code}, not 404")

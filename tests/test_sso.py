@@ -421,14 +421,38 @@ def test_the_secret_can_live_in_an_environment_variable(
         secret_store.resolve_secret(None, "KOMMUNE_SSO_SECRET")
 
 
-def test_secrets_survive_a_key_rotation(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(secret_store.ENV_KEYS, "old-key-material")
-    stored = secret_store.encrypt("hemmelig")
-    monkeypatch.setenv(secret_store.ENV_KEYS, "new-key-material,old-key-material")
-    assert secret_store.resolve_secret(stored, None) == "hemmelig"
-    monkeypatch.setenv(secret_store.ENV_KEYS, "new-key-material")
+def test_the_client_secret_survives_a_key_rotation(
+    app: Flask, factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SSO client secret uses the admin pages' keys: `servicetorg secrets rotate`
+    re-encrypts it with the others, after which the old key can go."""
+    from cryptography.fernet import Fernet
+
+    from inbox import secretstore
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv(secretstore.ENV_KEYS, old)
+    tenant = factory.tenant()
+    config = SsoConfig(
+        tenant_id=tenant.id,
+        enabled=True,
+        issuer="https://idp.kommune.test",
+        client_id="inbox",
+        client_secret_enc=secret_store.encrypt("hemmelig"),
+    )
+    db.session.add(config)
+    db.session.commit()
+    monkeypatch.setenv(secretstore.ENV_KEYS, new)
     with pytest.raises(secret_store.SecretUnavailable):
-        secret_store.resolve_secret(stored, None)
+        secret_store.resolve_secret(config.client_secret_enc, None)
+    monkeypatch.setenv(secretstore.ENV_KEYS, f"{new},{old}")
+    result = app.test_cli_runner().invoke(args=["secrets", "rotate"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv(secretstore.ENV_KEYS, new)  # the old key removed
+    db.session.expire_all()
+    stored = db.session.get(SsoConfig, config.id)
+    assert stored is not None
+    assert secret_store.resolve_secret(stored.client_secret_enc, None) == "hemmelig"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from inbox.db import enqueue
 from inbox.extensions import db
 from inbox.models import ChannelAccount
 from inbox.models.base import utcnow
+from inbox.models.tenancy import active_tenant_ids
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,10 @@ log = logging.getLogger(__name__)
 @shared_task(name="servicetorg.inbound.poll_all")
 def poll_all() -> int:
     ids = db.session.scalars(
-        select(ChannelAccount.id).where(ChannelAccount.enabled.is_(True))
+        select(ChannelAccount.id).where(
+            ChannelAccount.enabled.is_(True),
+            ChannelAccount.tenant_id.in_(active_tenant_ids()),
+        )
     ).all()
     for account_id in ids:
         enqueue("servicetorg.inbound.poll_account", account_id)

@@ -32,7 +32,7 @@ from archiving.interfaces import (
     RecordsRejected,
     RecordsUnavailable,
 )
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.models import Tenant
 
 MEDIA_TYPE = "application/vnd.noark5+json"
@@ -58,7 +58,7 @@ class Noark5Rest:
         self.timeout = float(cfg.get("timeout", 30))
         self.arkivdel = cfg.get("arkivdel")
         self.fagsystem = str(cfg.get("fagsystem") or FAGSYSTEM)
-        token = secret_from_env(cfg.get("token_env"))
+        token = secretstore.resolve(tenant, "records_token")
         if cfg.get("token_env") and not token:
             raise RecordsUnavailable(f"environment variable {cfg['token_env']} is not set")
         self.session = requests.Session()

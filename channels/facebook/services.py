@@ -17,6 +17,7 @@ from inbox.models import (
     IdentityKind,
     Message,
 )
+from inbox.models.tenancy import active_tenant_ids
 from inbox.services.ingest import (
     InboundAttachment,
     InboundMessage,
@@ -38,6 +39,7 @@ def page_accounts(page_id: str) -> dict[ChannelKind, ChannelAccount]:
             ChannelAccount.external_id == page_id,
             ChannelAccount.kind.in_(KINDS),
             ChannelAccount.enabled.is_(True),
+            ChannelAccount.tenant_id.in_(active_tenant_ids()),
         )
     ).all()
     return {a.kind: a for a in rows}

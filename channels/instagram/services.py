@@ -19,6 +19,7 @@ from inbox.models import (
     IdentityKind,
     Message,
 )
+from inbox.models.tenancy import active_tenant_ids
 from inbox.services.ingest import InboundAttachment, InboundMessage, find_message, ingest
 
 KINDS = (ChannelKind.INSTAGRAM, ChannelKind.INSTAGRAM_COMMENTS)
@@ -32,6 +33,7 @@ def instagram_accounts(ig_id: str) -> dict[ChannelKind, ChannelAccount]:
             ChannelAccount.external_id == ig_id,
             ChannelAccount.kind.in_(KINDS),
             ChannelAccount.enabled.is_(True),
+            ChannelAccount.tenant_id.in_(active_tenant_ids()),
         )
     ).all()
     return {a.kind: a for a in rows}

@@ -19,7 +19,7 @@ import facebook
 import requests
 from flask import current_app
 
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.models import ChannelAccount
 
 # facebook-sdk reads the module global FACEBOOK_GRAPH_URL on every call; accounts may point at
@@ -51,7 +51,7 @@ def token_fingerprint(token: str | None) -> str:
 
 
 def page_token(account: ChannelAccount) -> str | None:
-    return secret_from_env((account.secret_refs or {}).get("page_access_token"))
+    return secretstore.resolve(account, "page_access_token")
 
 
 class GraphClient:
@@ -59,7 +59,7 @@ class GraphClient:
         cfg = current_app.config
         acc_cfg = account.config or {}
         self.token = page_token(account)
-        self.app_secret = secret_from_env((account.secret_refs or {}).get("app_secret"))
+        self.app_secret = secretstore.resolve(account, "app_secret")
         if not self.token or not self.app_secret:
             raise GraphError(
                 "token", "The page access token or app secret is not configured.", None

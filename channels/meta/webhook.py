@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from flask import Response, request
 
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.extensions import db
 from inbox.models import ChannelAccount
 from inbox.services import events
@@ -30,7 +30,7 @@ CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
 def secrets(accounts: Iterable[ChannelAccount | AccountRef], name: str) -> list[str]:
     """The values of the secret `name` the accounts refer to (set in the environment)."""
     accounts = list(accounts)
-    values = [secret_from_env((a.secret_refs or {}).get(name)) for a in accounts]
+    values = [secretstore.resolve(a, name) for a in accounts]
     if not any(values):
         ids = sorted({a.external_id for a in accounts})
         log.error("meta accounts %s: no %s in the environment; webhook refused", ids, name)

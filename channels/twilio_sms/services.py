@@ -20,7 +20,7 @@ from twilio.request_validator import (
 from channels.interfaces import clear_unconfirmed
 from channels.twilio_sms.form import MAX_MEDIA, SID_RE  # noqa: F401 - SID_RE re-exported
 from channels.validation import clean_text
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.db import enqueue
 from inbox.extensions import db
 from inbox.models import (
@@ -34,6 +34,7 @@ from inbox.models import (
     Message,
 )
 from inbox.models.base import utcnow
+from inbox.models.tenancy import tenant_active
 from inbox.services import account_cache
 from inbox.services.account_cache import AccountRef
 from inbox.services.ingest import InboundMessage, ingest, update_delivery_status
@@ -94,11 +95,13 @@ def _load_sms_account(account_id: int) -> AccountRef | None:
     account = db.session.get(ChannelAccount, account_id)
     if account is None or account.kind is not ChannelKind.SMS or not account.enabled:
         return None
+    if not tenant_active(account.tenant_id):
+        return None
     return account_cache.snapshot(account)
 
 
 def auth_token(account: ChannelAccount | AccountRef) -> str:
-    token = secret_from_env((account.secret_refs or {}).get("auth_token"))
+    token = secretstore.resolve(account, "auth_token")
     if not token:
         raise NotConfigured(f"SMS account {account.id}: auth_token env var is not set")
     return token
@@ -133,14 +136,16 @@ def signing_secret(
     X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=<HMAC_SHA1|HMAC_SHA256>.
     """
     algorithm = get_signature_algorithm(settings_header)
-    refs = account.secret_refs or {}
     key_id = ""
     for part in (settings_header or "").split(","):
         name, _, value = part.partition("=")
         if name.strip() == "key":
             key_id = value.strip()
-    ref = refs.get(f"webhook_signing_key.{key_id}") or refs.get("webhook_signing_key")
-    secret = secret_from_env(ref) if settings_header and ref else None
+    secret = None
+    if settings_header:
+        secret = secretstore.resolve(account, f"webhook_signing_key.{key_id}") or (
+            secretstore.resolve(account, "webhook_signing_key")
+        )
     return secret or auth_token(account), algorithm
 
 

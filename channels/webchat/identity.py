@@ -12,7 +12,7 @@ import hmac
 import re
 import time
 
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.models import Tenant
 
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@:+=-]{1,128}$")
@@ -51,7 +51,7 @@ def verify(
         ts = int(ts)
     if not isinstance(ts, int) or isinstance(ts, bool):
         raise IdentityError("identity_invalid")
-    secret = secret_from_env(tenant.chat_identity_secret_ref)
+    secret = secretstore.resolve(tenant, "chat_identity")
     if not secret:
         raise IdentityError("identity_not_configured")
     expected = sign(secret, user_id, ts)

@@ -27,6 +27,7 @@ from inbox.models import (
     Message,
 )
 from inbox.models.base import utcnow
+from inbox.models.tenancy import active_tenant_ids
 from inbox.services import audit
 from inbox.services.account_cache import AccountRef
 from inbox.services.ingest import (
@@ -54,6 +55,7 @@ def account_for_key(widget_key: str) -> ChannelAccount | None:
             ChannelAccount.kind == ChannelKind.WEBCHAT,
             ChannelAccount.external_id == widget_key,
             ChannelAccount.enabled.is_(True),
+            ChannelAccount.tenant_id.in_(active_tenant_ids()),
         )
     )
 

@@ -21,7 +21,7 @@ from channels.interfaces import InvalidPayload
 from channels.wordpress.client import PER_PAGE, WordPressClient, WordPressError
 from channels.wordpress.items import Item, parse_item
 from channels.wordpress.services import WORDPRESS, Comment, store_comment
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.extensions import db
 from inbox.models import ChannelAccount, Conversation, Message
 
@@ -30,14 +30,14 @@ DEFAULT_RESCAN_EVERY = 30
 
 
 def client_for(account: ChannelAccount) -> WordPressClient:
-    config, refs = account.config or {}, account.secret_refs or {}
+    config = account.config or {}
     api_root = config.get("api_root") or f"{str(config.get('base_url') or '').rstrip('/')}/wp-json"
-    user = config.get("user") or secret_from_env(refs.get("user"))
+    user = config.get("user") or secretstore.resolve(account, "user")
     per_page = int(config.get("per_page") or PER_PAGE)
     return WordPressClient(
         api_root,
         user,
-        secret_from_env(refs.get("app_password")),
+        secretstore.resolve(account, "app_password"),
         per_page,
         edit_context=bool(config.get("fetch_emails")),
     )

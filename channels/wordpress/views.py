@@ -11,10 +11,11 @@ from flask import Blueprint, current_app, jsonify, request
 
 from channels.wordpress import webhook
 from channels.wordpress.services import WEBHOOK, source_of
-from inbox.config import secret_from_env
+from inbox import secretstore
 from inbox.db import writes
 from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, ChannelKind
+from inbox.models.tenancy import tenant_active
 from inbox.services import account_cache, events
 from inbox.services.account_cache import AccountRef
 from inbox.untrusted import loads
@@ -40,6 +41,7 @@ def _load(account_id: int) -> AccountRef | None:
         account is None
         or account.kind is not ChannelKind.WEB_COMMENTS
         or not account.enabled
+        or not tenant_active(account.tenant_id)
         or source_of(account) != WEBHOOK
     ):
         return None
@@ -58,7 +60,7 @@ def receive(account_id: int):  # type: ignore[no-untyped-def]
     raw = request.get_data(cache=False)
     if len(raw) > limit:
         return _error(413, "too_large", f"The body is larger than {limit} bytes.")
-    secret = secret_from_env((account.secret_refs or {}).get("webhook_secret"))
+    secret = secretstore.resolve(account, "webhook_secret")
     if not secret:
         log.error("comment webhook source %s has no secret configured", account.id)
         return _error(503, "not_configured", "This source has no signing secret configured.")

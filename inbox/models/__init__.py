@@ -60,3 +60,11 @@ __all__ = [
     "SsoLink",
     "IdportenIdentity",
 ]
+
+from inbox.models.secrets import StoredSecret  # noqa: E402
+
+__all__ += ["StoredSecret"]
+
+from inbox.models.routing import RoutingRule  # noqa: E402
+
+__all__ += ["RoutingRule"]

@@ -23,7 +23,7 @@ class SsoConfig(Timestamped, db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     issuer: Mapped[str] = mapped_column(String(500))
     client_id: Mapped[str] = mapped_column(String(255))
-    # The client secret, encrypted with Fernet (inbox/services/secrets.py), or the name of an
+    # The client secret, encrypted with Fernet (inbox/services/secret_store.py), or the name of an
     # environment variable that holds it; never both, never in clear text.
     client_secret_enc: Mapped[str | None] = mapped_column(Text)
     client_secret_env: Mapped[str | None] = mapped_column(String(128))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, Select, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inbox.extensions import db
@@ -44,6 +44,10 @@ class Tenant(Timestamped, db.Model):
     retention_mode: Mapped[str] = mapped_column(String(16), default="delete")
     # Whether caseworkers may reveal identity numbers (records officers and admins always may).
     caseworkers_may_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A regional admin deactivates a municipality: its staff cannot sign in, its webhooks are
+    # answered 410 and nothing of theirs is stored (docs/admin.md).
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Role(enum.StrEnum):
@@ -67,6 +71,10 @@ class User(UserMixin, Timestamped, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Installation-wide: creates and deactivates municipalities and appoints their admins.
+    is_regional_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether automatic assignment may give this person new conversations (inbox/services/routing).
+    is_available: Mapped[bool] = mapped_column(Boolean, default=True)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
 
@@ -93,14 +101,26 @@ class User(UserMixin, Timestamped, db.Model):
 
     __hash__ = object.__hash__
 
+    @property
+    def active_memberships(self) -> list[Membership]:
+        """Memberships of municipalities in service (a deactivated one gives no access)."""
+        return [m for m in self.memberships if m.tenant.is_active]
+
+    @property
+    def may_sign_in(self) -> bool:
+        """Enabled, and working for a municipality in service (or for the region)."""
+        if not self.is_enabled:
+            return False
+        return self.is_regional_admin or not self.memberships or bool(self.active_memberships)
+
     def role_in(self, tenant_id: int) -> Role | None:
-        for m in self.memberships:
+        for m in self.active_memberships:
             if m.tenant_id == tenant_id:
                 return m.role
         return None
 
     def tenant_ids(self) -> list[int]:
-        return [m.tenant_id for m in self.memberships]
+        return [m.tenant_id for m in self.active_memberships]
 
 
 class Membership(db.Model):
@@ -123,6 +143,11 @@ class Team(TenantScoped, Timestamped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
+    # Automatic assignment (inbox/services/routing.py): round robin among members signed in and
+    # available, each holding at most this many open conversations.
+    auto_assign: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_open_per_member: Mapped[int] = mapped_column(Integer, default=10)
+    last_assigned_user_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class TeamMember(db.Model):
@@ -132,3 +157,14 @@ class TeamMember(db.Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+def active_tenant_ids() -> Select[tuple[int]]:
+    """The ids of municipalities in service, for `ChannelAccount.tenant_id.in_(...)`: a
+    deactivated municipality's webhooks and pollers find no account and store nothing."""
+    return select(Tenant.id).where(Tenant.is_active.is_(True))
+
+
+def tenant_active(tenant_id: int) -> bool:
+    tenant = db.session.get(Tenant, tenant_id)
+    return tenant is not None and tenant.is_active

@@ -40,7 +40,7 @@ def require_role(tenant_id: int, *roles: Role) -> User:
 
 def admin_tenants() -> list[Tenant]:
     """The tenants the current user is an admin of; 403 if none (admin pages)."""
-    tenants = [m.tenant for m in current().memberships if m.role is Role.ADMIN]
+    tenants = [m.tenant for m in current().active_memberships if m.role is Role.ADMIN]
     if not tenants:
         abort(403)
     return tenants
@@ -73,8 +73,8 @@ def can_see(user: User, conv: Conversation) -> bool:
 
 def visible_conversations_clause(user: User) -> ColumnElement[bool]:
     """A WHERE clause on Conversation: what `user` may see (use it in every list and search)."""
-    whole = [m.tenant_id for m in user.memberships if m.role in WHOLE_TENANT]
-    teams_only = [m.tenant_id for m in user.memberships if m.role not in WHOLE_TENANT]
+    whole = [m.tenant_id for m in user.active_memberships if m.role in WHOLE_TENANT]
+    teams_only = [m.tenant_id for m in user.active_memberships if m.role not in WHOLE_TENANT]
     parts: list[ColumnElement[bool]] = []
     if whole:
         parts.append(Conversation.tenant_id.in_(whole))
@@ -97,8 +97,10 @@ class Audience:
     request's session, so a stream holds no transaction open between notices."""
 
     def __init__(self, user: User) -> None:
-        self.whole = {m.tenant_id for m in user.memberships if m.role in WHOLE_TENANT}
-        self.teams_only = {m.tenant_id for m in user.memberships if m.role not in WHOLE_TENANT}
+        self.whole = {m.tenant_id for m in user.active_memberships if m.role in WHOLE_TENANT}
+        self.teams_only = {
+            m.tenant_id for m in user.active_memberships if m.role not in WHOLE_TENANT
+        }
         self.user_id = user.id
 
     @property

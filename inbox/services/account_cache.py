@@ -22,7 +22,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from inbox.models import ChannelAccount, ChannelKind
+from inbox.models import ChannelAccount, ChannelKind, Tenant
+from inbox.models.secrets import StoredSecret
 
 T = TypeVar("T")
 DEFAULT_TTL = 5.0
@@ -97,8 +98,9 @@ def invalidate() -> None:
 
 
 def install() -> None:
-    """Clear the cache whenever a channel account is written through the ORM, at the flush
-    and again at the commit (a lookup between the two would have read the old row)."""
+    """Clear the cache whenever a channel account, a stored secret or a municipality is
+    written through the ORM, at the flush and again at the commit (a lookup between the two
+    would have read the old row)."""
     global _installed
     if _installed:
         return
@@ -114,7 +116,8 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     touched = [
         obj
         for obj in (*session.new, *session.dirty, *session.deleted)
-        if isinstance(obj, ChannelAccount)
+        # an account, its stored secrets, or its municipality (taken out of service)
+        if isinstance(obj, ChannelAccount | StoredSecret | Tenant)
     ]
     if touched:
         session.info[_TOUCHED] = True

@@ -132,8 +132,19 @@ class TokenActor:
     def audit_label(self) -> str:
         return f"api:{self.name} (#{self.token_id})"[:120]
 
+    @property
+    def active_memberships(self) -> list[_Membership]:
+        """Nothing while its municipality is out of service (docs/admin.md)."""
+        from inbox.models.tenancy import tenant_active
+
+        return self.memberships if tenant_active(self.tenant_id) else []
+
     def role_in(self, tenant_id: int) -> Role | None:
-        return Role.RECORDS_OFFICER if tenant_id == self.tenant_id else None
+        return (
+            Role.RECORDS_OFFICER
+            if tenant_id == self.tenant_id and self.active_memberships
+            else None
+        )
 
     def tenant_ids(self) -> list[int]:
-        return [self.tenant_id]
+        return [self.tenant_id] if self.active_memberships else []

@@ -38,7 +38,7 @@ from inbox.models import (
 from inbox.models.base import UTCDateTime, utcnow
 from inbox.models.contacts import contact_norms
 from inbox.normalise import identity_norm
-from inbox.services import matching, realtime
+from inbox.services import matching, realtime, routing
 
 if TYPE_CHECKING:
     from inbox.services.ingest import InboundMessage
@@ -85,6 +85,7 @@ def store(items: Sequence[tuple[ChannelAccount, InboundMessage]]) -> list[tuple[
     if fresh:
         new_contacts = _contacts(fresh)
         convs = _conversations(fresh)
+        routing.route_new(convs)  # rules choose new conversations' teams; auto-assignment
         created = _messages(fresh)
         _attachments(created)
         _touch(created)

@@ -1,22 +1,15 @@
-"""Secrets the municipalities give the app (an identity provider's client secret), kept
-encrypted at rest with Fernet.
-
-Keys: SERVICETORG_SECRET_KEYS (comma-separated; the first encrypts, all decrypt, so keys can
-be rotated), else one derived from the app's SECRET_KEY. Everything that needs a secret asks
-`resolve_secret`, so the store can later move to a shared secret store without touching the
-callers.
+"""Encrypted values kept in columns of their own (a single sign-on client secret, a widget's
+ID-porten client secret, a verified national identity number), encrypted with the same keys
+as the secrets entered on the admin pages (inbox/secretstore.py: SERVICETORG_SECRET_KEYS, or
+the instance's generated key in embedded mode), so one `servicetorg secrets rotate` re-encrypts
+them all.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import current_app
-
-ENV_KEYS = "SERVICETORG_SECRET_KEYS"
+from cryptography.fernet import InvalidToken, MultiFernet
 
 
 class SecretUnavailable(Exception):
@@ -24,23 +17,10 @@ class SecretUnavailable(Exception):
     that is no longer configured."""
 
 
-def _fernet_key(material: str) -> bytes:
-    raw = material.strip()
-    try:
-        if len(base64.urlsafe_b64decode(raw.encode())) == 32 and len(raw) == 44:
-            return raw.encode()
-    except (ValueError, TypeError):
-        pass
-    digest = hashlib.sha256(b"servicetorg.secret_store\x00" + raw.encode()).digest()
-    return base64.urlsafe_b64encode(digest)
-
-
 def _fernet() -> MultiFernet:
-    configured = [k for k in os.environ.get(ENV_KEYS, "").split(",") if k.strip()]
-    if not configured:
-        key = current_app.config["SECRET_KEY"]
-        configured = [key.decode() if isinstance(key, bytes) else str(key)]
-    return MultiFernet([Fernet(_fernet_key(k)) for k in configured])
+    from inbox import secretstore
+
+    return secretstore.fernet()
 
 
 def encrypt(plaintext: str) -> str:
@@ -65,3 +45,39 @@ def resolve_secret(encrypted: str | None, env_name: str | None) -> str:
     if encrypted:
         return decrypt(encrypted)
     raise SecretUnavailable("no secret is configured")
+
+
+def rotate_columns() -> int:
+    """Re-encrypt the values kept in columns with the primary key; returns how many. Called by
+    `secretstore.rotate()`; the caller commits."""
+    from sqlalchemy import select
+
+    from inbox.extensions import db
+    from inbox.models import ChannelAccount, ChannelKind
+    from inbox.models.sso import IdportenIdentity, SsoConfig
+
+    f = _fernet()
+
+    def again(token: str) -> str:
+        try:
+            return f.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise SecretUnavailable("encrypted under a key that is not configured") from exc
+
+    count = 0
+    with_secret = select(SsoConfig).where(SsoConfig.client_secret_enc.is_not(None))
+    for cfg in db.session.scalars(with_secret):
+        cfg.client_secret_enc = again(str(cfg.client_secret_enc))
+        count += 1
+    for ident in db.session.scalars(select(IdportenIdentity)):
+        ident.pid_enc = again(ident.pid_enc)
+        count += 1
+    for account in db.session.scalars(
+        select(ChannelAccount).where(ChannelAccount.kind == ChannelKind.WEBCHAT)
+    ):
+        settings = dict((account.config or {}).get("idporten") or {})
+        if isinstance(settings.get("client_secret_enc"), str):
+            settings["client_secret_enc"] = again(settings["client_secret_enc"])
+            account.config = {**(account.config or {}), "idporten": settings}
+            count += 1
+    return count

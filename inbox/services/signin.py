@@ -25,6 +25,8 @@ from inbox.services.users import authenticate, hash_password
 class SignIn:
     user: User | None
     locked: bool = False
+    # The password was right, but every municipality of the account is deactivated.
+    deactivated: bool = False
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
@@ -74,6 +76,8 @@ def attempt(email: str, password: str) -> SignIn:
     ok = authenticate(email, password)
     if user is None:
         return SignIn(None)
+    if ok is not None and not ok.may_sign_in:
+        return SignIn(None, deactivated=True)
     if ok is not None:
         record_success(user)
         user.last_seen_at = now

@@ -70,7 +70,15 @@ def login():  # type: ignore[no-untyped-def]
         if result.user is not None:
             start_session(result.user)
             return redirect(_safe_next(request.args.get("next")))
-        if result.locked:
+        if result.deactivated:
+            flash(
+                _(
+                    "Your municipality's inbox has been taken out of service. Contact the "
+                    "regional administrator."
+                ),
+                "error",
+            )
+        elif result.locked:
             flash(locked_message(), "error")
         else:
             flash(_("Wrong e-mail address or password."), "error")

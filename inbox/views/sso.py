@@ -225,12 +225,12 @@ def idporten_errors() -> dict[str, str]:
     }
 
 
-@bp.post("/admin/sso/<int:tenant_id>/idporten/<int:account_id>")
+@bp.post("/admin/sso/<int:tenant_id>/idporten/<int:widget_account_id>")
 @login_required
-def save_idporten(tenant_id: int, account_id: int):  # type: ignore[no-untyped-def]
+def save_idporten(tenant_id: int, widget_account_id: int):  # type: ignore[no-untyped-def]
     actor = require_role(tenant_id, Role.ADMIN)
     tenant = db.session.get(Tenant, tenant_id)
-    account = db.session.get(ChannelAccount, account_id)
+    account = db.session.get(ChannelAccount, widget_account_id)
     if account is None or account.tenant_id != tenant_id or account.kind != ChannelKind.WEBCHAT:
         abort(404)
     try:

@@ -54,6 +54,12 @@ class FakeGraph(FakeProvider):
         self.sent: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         v = VERSION
+        # GET /me with a page token is the page itself ({"id", "name"}); None: not set up.
+        self.me: dict[str, str] | None = None
+        # Permissions the token lacks: reading conversations without pages_messaging answers
+        # a permission error (Graph error codes 200-299), as Graph does.
+        self.missing_permissions: set[str] = set()
+        self.route("GET", rf"/{v}/me", self._me)
         self.route("GET", rf"/{v}/(\d+)/conversations", self._conversations)
         self.route("GET", rf"/{v}/(t_[\w-]+)/messages", self._conversation_messages)
         self.route("GET", rf"/{v}/(\d+)/feed", self._feed)
@@ -118,9 +124,21 @@ class FakeGraph(FakeProvider):
 
     # --- routes --------------------------------------------------------------------------
 
+    def _me(self, request: Request, match) -> Response:  # type: ignore[no-untyped-def]
+        if (err := self._auth(request)) is not None:
+            return err
+        if self.me is None:
+            return graph_error(100, "Unsupported get request.")
+        fields = (request.args.get("fields") or "id").split(",")
+        return json_response({k: v for k, v in self.me.items() if k in fields or k == "id"})
+
     def _conversations(self, request: Request, match) -> Response:  # type: ignore[no-untyped-def]
         if (err := self._auth(request)) is not None:
             return err
+        if "pages_messaging" in self.missing_permissions:
+            return graph_error(
+                230, "(#230) Requires pages_messaging permission to manage the object", status=403
+            )
         page_id = match.group(1)
         rows = [
             {

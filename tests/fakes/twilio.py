@@ -17,6 +17,7 @@ makes Twilio create the next message but the answer never reach the client.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import secrets
 import socket
@@ -55,6 +56,10 @@ class FakeTwilio(FakeProvider):
         # server's thread: e.g. a status callback that beats the answer to the client.
         self.on_create: Callable[[dict[str, Any]], None] | None = None
         self._held = threading.Event()  # set when held answers may go (too late) after all
+        # The account's own numbers (IncomingPhoneNumbers), for "test connection".
+        self.phone_numbers: list[str] = []
+        self.route("GET", API + r"\.json", self._account)
+        self.route("GET", API + r"/IncomingPhoneNumbers\.json", self._numbers)
         self.route("POST", API + r"/Messages\.json", self._create)
         self.route("GET", API + r"/Messages\.json", self._list)
         self.route("GET", API + r"/Messages/(?P<sid>MM\w+|SM\w+)/Media\.json", self._media_list)
@@ -188,6 +193,59 @@ class FakeTwilio(FakeProvider):
         return None
 
     # --- routes -------------------------------------------------------------------------------
+
+    def _account(self, request: Request, match: re.Match[str]) -> Response:
+        """GET /2010-04-01/Accounts/{AccountSid}.json: the Account resource (it carries the
+        auth token, as Twilio's does: a client must never show or log this answer)."""
+        if (err := self._guard(request, match)) is not None:
+            return err
+        uri = f"/2010-04-01/Accounts/{self.account_sid}"
+        return json_response(
+            {
+                "auth_token": self.auth_token,
+                "date_created": rfc2822(datetime(2024, 1, 2, tzinfo=UTC)),
+                "date_updated": rfc2822(datetime(2024, 1, 2, tzinfo=UTC)),
+                "friendly_name": "Kommunen",
+                "owner_account_sid": self.account_sid,
+                "sid": self.account_sid,
+                "status": "active",
+                "subresource_uris": {"incoming_phone_numbers": f"{uri}/IncomingPhoneNumbers.json"},
+                "type": "Full",
+                "uri": f"{uri}.json",
+            }
+        )
+
+    def _numbers(self, request: Request, match: re.Match[str]) -> Response:
+        """GET .../IncomingPhoneNumbers.json[?PhoneNumber=...]: the account's numbers, paged
+        as Twilio's list resources are."""
+        if (err := self._guard(request, match)) is not None:
+            return err
+        wanted = request.args.get("PhoneNumber")
+        rows = [
+            {
+                "account_sid": self.account_sid,
+                "phone_number": n,
+                "friendly_name": n,
+                "sid": "PN" + hashlib.sha256(n.encode()).hexdigest()[:32],
+                "capabilities": {"sms": True, "mms": True, "voice": True, "fax": False},
+            }
+            for n in self.phone_numbers
+            if wanted is None or n == wanted
+        ]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        return json_response(
+            {
+                "incoming_phone_numbers": rows,
+                "end": max(len(rows) - 1, 0),
+                "first_page_uri": f"{uri}?PageSize=50&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": 50,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"{uri}?PageSize=50&Page=0",
+            }
+        )
 
     def _create(self, request: Request, match: re.Match[str]) -> Response:
         if (denied := self._guard(request, match)) is not None:
