@@ -15,6 +15,7 @@ from inbox.models.conversations import (
     MessageRevision,
 )
 from inbox.models.events import EventState, InboundEvent
+from inbox.models.insight import ConversationFact, InsightDaily, InsightState, InsightTermDaily
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
 from inbox.models.sessions import StaffSession
@@ -55,4 +56,8 @@ __all__ = [
     "Tenant",
     "UnsentTask",
     "User",
+    "ConversationFact",
+    "InsightDaily",
+    "InsightState",
+    "InsightTermDaily",
 ]

@@ -38,6 +38,8 @@ class Conversation(TenantScoped, Timestamped, db.Model):
         UniqueConstraint("channel_account_id", "thread_key"),
         Index("ix_conversation_queue", "tenant_id", "status", "last_activity_at", "id"),
         Index("ix_conversation_assignee", "assignee_id", "status", "last_activity_at", "id"),
+        # Insight refreshes the facts of conversations changed since its last run.
+        Index("ix_conversation_updated", "tenant_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +69,8 @@ class Conversation(TenantScoped, Timestamped, db.Model):
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Extra channel facts (post permalink, preferred reply channel from the widget, ...).
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Bumped by every UPDATE made through SQLAlchemy (ORM or Core): what insight refreshes.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     channel_account: Mapped[ChannelAccount] = relationship(lazy="joined")
