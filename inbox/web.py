@@ -37,6 +37,7 @@ def register(app: Flask) -> None:
     from inbox.views.canned import bp as canned_bp
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
+    from inbox.views.insight import bp as insight_bp
     from inbox.views.matching import bp as matching_bp
     from inbox.views.privacy import bp as privacy_bp
     from inbox.views.privacy_admin import bp as privacy_admin_bp
@@ -66,6 +67,7 @@ def register(app: Flask) -> None:
         privacy_admin_bp,
         api.blueprint(),
         api_tokens_admin_bp,
+        insight_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -126,6 +126,11 @@ ROUTES: dict[str, str] = {
     "api_tokens_admin.index": ADMIN,
     "api_tokens_admin.create": ADMIN,
     "api_tokens_admin.revoke": ADMIN,
+    "insight.index": RECORDS,
+    "insight.download": RECORDS,
+    "insight.report": RECORDS,
+    "insight.refresh": RECORDS,
+    "insight.save_costs": ADMIN,
     # The API authenticates with bearer tokens, never the session: tests/test_api.py checks
     # every operation refuses no token, a revoked token, a missing scope and other tenants.
     "api_v1.openapi": PUBLIC,
@@ -256,6 +261,7 @@ class World:
                 self.tenant.id, f"Bot {conv.id}", ["read"], self.users["admin"]
             )[0].id,
             "tag": "byggesak",
+            "chart": "summary",
         }
 
 
