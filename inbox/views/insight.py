@@ -8,6 +8,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -29,6 +30,7 @@ from inbox.services.insight_svg import hbars, heat_map, stacked_bars
 bp = Blueprint("insight", __name__, url_prefix="/insight")
 
 READERS = (Role.RECORDS_OFFICER, Role.ADMIN)
+REPORT_CSS = Path(__file__).resolve().parents[2] / "static" / "css" / "insight-report.css"
 MAX_DAYS = 366
 CHARTS = (
     "summary",
@@ -524,6 +526,7 @@ def _report_html(tenant: Tenant, period: Period, team_id: int | None, pdf: bool)
         tables=build_tables(tenant, period, team_id),
         printed=utcnow().astimezone(_zone(tenant)),
         pdf=pdf,
+        report_css=Markup(REPORT_CSS.read_text(encoding="utf-8")) if pdf else "",  # noqa: S704 (our file)
     )
 
 
