@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, inspect, select, text
+from sqlalchemy import case, delete, func, inspect, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
@@ -40,6 +40,7 @@ from inbox.models import (
     Tenant,
 )
 from inbox.models.base import utcnow
+from inbox.models.conversations import BACKLOG_SQL
 
 # Conversations changed up to this long before the last run are looked at again: a transaction
 # that started before the run may commit after it.
@@ -188,6 +189,11 @@ def refresh_all(*, full: bool = False) -> int:
     total = 0
     for tenant in db.session.scalars(select(Tenant).order_by(Tenant.id)).all():
         total += refresh(tenant, full=full).conversations
+    if full and db.engine.dialect.name == "postgresql":
+        # Fresh statistics for the planner after a rebuild (autovacuum would come later).
+        for table in ("conversation_fact", "insight_daily", "insight_term_daily"):
+            db.session.execute(text(f"ANALYZE {table}"))
+        db.session.commit()
     return total
 
 
@@ -500,7 +506,7 @@ def _stats_by(where: list[ColumnElement[bool]], group: Any, column: Any) -> dict
 
 
 def _stats_grouping_sets(
-    where: list[ColumnElement[bool]],
+    where: list[ColumnElement[bool]], brief: bool = False
 ) -> tuple[dict[str, dict[Any, Stats]], dict[str, dict[Any, Stats]]]:
     """PostgreSQL: every metric per channel, per team and overall in one pass over the facts."""
     F = ConversationFact
@@ -515,8 +521,8 @@ def _stats_grouping_sets(
         select(F.channel_kind, F.team_id, func.grouping(F.channel_kind, F.team_id), *aggregates)
         .where(*where)
         .group_by(
-            text(
-                "GROUPING SETS ((conversation_fact.channel_kind), (conversation_fact.team_id), ())"
+            func.grouping_sets(
+                *([] if brief else [tuple_(F.channel_kind), tuple_(F.team_id)]), tuple_()
             )
         )
     )
@@ -538,37 +544,76 @@ def _stats_grouping_sets(
     return response, per_team
 
 
-def figures(tenant: Tenant, period: Period, team_id: int | None = None, top: int = 15) -> Figures:
-    """Everything the dashboard shows for one period (team_id 0 = no team, None = all)."""
+def _add_counts(
+    out: Figures, d: date | None, kind: str, _hour: int | None, n: int, r: int, o: int
+) -> None:
+    out.inquiries += n
+    out.per_channel[kind] = out.per_channel.get(kind, 0) + n
+    if d is not None:
+        day = out.per_day.setdefault(d, {})
+        day[kind] = day.get(kind, 0) + n
+    out.replies += r
+    out.replies_outside += o
+    a, b = out.outside_per_channel.get(kind, (0, 0))
+    out.outside_per_channel[kind] = (a + r, b + o)
+
+
+def figures(
+    tenant: Tenant,
+    period: Period,
+    team_id: int | None = None,
+    top: int = 15,
+    *,
+    brief: bool = False,
+) -> Figures:
+    """Everything the dashboard shows for one period (team_id 0 = no team, None = all).
+    `brief`: only the totals the comparison with a previous period needs (no days, hours,
+    tags, terms, nor per-channel or per-team times)."""
     zone = _zone(tenant)
     out = Figures(period=period)
     D = InsightDaily
     dwhere = [D.tenant_id == tenant.id, D.local_date >= period.start, D.local_date <= period.end]
     if team_id is not None:
         dwhere.append(D.team_id == team_id)
-    for d, kind, hour, n, r, o in db.session.execute(
-        select(
-            D.local_date,
-            D.channel_kind,
-            D.local_hour,
-            func.sum(D.inquiries),
-            func.sum(D.replies),
-            func.sum(D.replies_outside_hours),
-        )
-        .where(*dwhere)
-        .group_by(D.local_date, D.channel_kind, D.local_hour)
-    ):
-        n, r, o = int(n or 0), int(r or 0), int(o or 0)
-        out.inquiries += n
-        out.per_channel[kind] = out.per_channel.get(kind, 0) + n
-        day = out.per_day.setdefault(d, {})
-        day[kind] = day.get(kind, 0) + n
-        slot = (d.weekday(), hour)
-        out.heat[slot] = out.heat.get(slot, 0) + n
-        out.replies += r
-        out.replies_outside += o
-        a, b = out.outside_per_channel.get(kind, (0, 0))
-        out.outside_per_channel[kind] = (a + r, b + o)
+    sums = (func.sum(D.inquiries), func.sum(D.replies), func.sum(D.replies_outside_hours))
+    if brief:
+        for kind, n, r, o in db.session.execute(
+            select(D.channel_kind, *sums).where(*dwhere).group_by(D.channel_kind)
+        ):
+            _add_counts(out, None, kind, None, int(n or 0), int(r or 0), int(o or 0))
+    elif db.engine.dialect.name == "postgresql":
+        weekday = func.extract("isodow", D.local_date)
+        for d, kind, wd, hour, grouping, n, r, o in db.session.execute(
+            select(
+                D.local_date,
+                D.channel_kind,
+                weekday,
+                D.local_hour,
+                func.grouping(D.local_date, D.channel_kind),
+                *sums,
+            )
+            .where(*dwhere)
+            .group_by(
+                func.grouping_sets(
+                    tuple_(D.local_date, D.channel_kind), tuple_(weekday, D.local_hour)
+                )
+            )
+        ):
+            if grouping == 0:  # per day and channel
+                _add_counts(out, d, kind, None, int(n or 0), int(r or 0), int(o or 0))
+            else:  # per weekday and hour
+                slot = (int(wd) - 1, hour)
+                out.heat[slot] = out.heat.get(slot, 0) + int(n or 0)
+    else:
+        for d, kind, hour, n, r, o in db.session.execute(
+            select(D.local_date, D.channel_kind, D.local_hour, *sums)
+            .where(*dwhere)
+            .group_by(D.local_date, D.channel_kind, D.local_hour)
+        ):
+            n = int(n or 0)
+            _add_counts(out, d, kind, None, n, int(r or 0), int(o or 0))
+            slot = (d.weekday(), hour)
+            out.heat[slot] = out.heat.get(slot, 0) + n
 
     F = ConversationFact
     lo, hi = period.bounds(zone)
@@ -580,13 +625,13 @@ def figures(tenant: Tenant, period: Period, team_id: int | None = None, top: int
     if team_id is not None:
         fwhere.append(F.team_id == team_id)
     if db.engine.dialect.name == "postgresql":
-        out.response, out.response_team = _stats_grouping_sets(fwhere)
+        out.response, out.response_team = _stats_grouping_sets(fwhere, brief)
     else:
         for name, column in METRICS.items():
-            per_channel = _stats_by(fwhere, F.channel_kind, column)
+            per_channel = {} if brief else _stats_by(fwhere, F.channel_kind, column)
             per_channel["*"] = _stats_by(fwhere, None, column).get(None, Stats())
             out.response[name] = per_channel
-            out.response_team[name] = _stats_by(fwhere, F.team_id, column)
+            out.response_team[name] = {} if brief else _stats_by(fwhere, F.team_id, column)
 
     flagged, journalled = db.session.execute(
         select(
@@ -603,6 +648,8 @@ def figures(tenant: Tenant, period: Period, team_id: int | None = None, top: int
     ]
     out.flag_to_journal = Stats(len(delays), percentile(delays, 0.5), percentile(delays, 0.9))
 
+    if brief:
+        return out
     out.tags = [
         (name, int(n))
         for name, n in db.session.execute(
@@ -668,31 +715,67 @@ class Backlog:
     per_channel: dict[str, tuple[int, int]] = field(default_factory=dict)  # open, waiting
 
 
-OPEN_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.SNOOZED)
-
-
 def backlog(tenant: Tenant, team_id: int | None = None, now: datetime | None = None) -> Backlog:
     """What is waiting now (read live from the queue index, not the facts)."""
     now = now or utcnow()
     C = Conversation
-    where = [C.tenant_id == tenant.id, C.status.in_(OPEN_STATUSES), C.merged_into_id.is_(None)]
+    # Merged-away conversations are closed, so they are not in it.
+    where = [C.tenant_id == tenant.id, text(f"conversation.{BACKLOG_SQL}")]
     if team_id is not None:
         where.append(func.coalesce(C.team_id, 0) == team_id)
     out = Backlog()
-    waits: list[float] = []
-    for kind, n, waiting in db.session.execute(
-        select(ChannelAccount.kind, func.count(), func.count(C.waiting_since))
-        .join(ChannelAccount, ChannelAccount.id == C.channel_account_id)
+    kinds = dict(
+        db.session.execute(
+            select(ChannelAccount.id, ChannelAccount.kind).where(
+                ChannelAccount.tenant_id == tenant.id
+            )
+        ).all()
+    )
+    if db.engine.dialect.name == "postgresql":
+        # One pass: per channel account and overall. The wait is now - waiting_since, so its
+        # median is now - the median of waiting_since and its 90th percentile now - the 10th
+        # (percentile_cont is linear).
+        epoch = func.extract("epoch", C.waiting_since)
+        ts = now.timestamp()
+        for account_id, grouping, n, waiting, p50, p10, first in db.session.execute(
+            select(
+                C.channel_account_id,
+                func.grouping(C.channel_account_id),
+                func.count(),
+                func.count(C.waiting_since),
+                func.percentile_cont(0.5).within_group(epoch),
+                func.percentile_cont(0.1).within_group(epoch),
+                func.min(epoch),
+            )
+            .where(*where)
+            .group_by(func.grouping_sets(tuple_(C.channel_account_id), tuple_()))
+        ):
+            if grouping == 0:
+                kind = kinds[account_id].value
+                a, b = out.per_channel.get(kind, (0, 0))
+                out.per_channel[kind] = (a + int(n), b + int(waiting))
+                continue
+            out.open, out.waiting = int(n), int(waiting)
+            if waiting:
+                out.wait = Stats(int(waiting), max(0.0, ts - float(p50)), max(0.0, ts - float(p10)))
+                out.longest = max(0.0, ts - float(first))
+        return out
+    for account_id, n, waiting in db.session.execute(
+        select(C.channel_account_id, func.count(), func.count(C.waiting_since))
         .where(*where)
-        .group_by(ChannelAccount.kind)
+        .group_by(C.channel_account_id)
     ):
-        out.per_channel[kind.value] = (int(n), int(waiting))
+        kind = kinds[account_id].value
+        a, b = out.per_channel.get(kind, (0, 0))
+        out.per_channel[kind] = (a + int(n), b + int(waiting))
         out.open += int(n)
         out.waiting += int(waiting)
-    for (since,) in db.session.execute(
-        select(C.waiting_since).where(*where, C.waiting_since.is_not(None))
-    ):
-        waits.append(max(0.0, (now - since).total_seconds()))
+    waits = [
+        max(0.0, (now - since).total_seconds())
+        for (since,) in db.session.execute(
+            select(C.waiting_since).where(*where, C.waiting_since.is_not(None))
+        )
+    ]
     out.wait = Stats(len(waits), percentile(waits, 0.5), percentile(waits, 0.9))
     out.longest = max(waits) if waits else None
     return out

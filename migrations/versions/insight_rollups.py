@@ -13,6 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 UTCDateTime = lambda: sa.DateTime(timezone=True)  # noqa: E731
+BACKLOG_SQL = "status IN ('open', 'pending', 'snoozed')"
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = "insight_rollups"
@@ -28,6 +29,14 @@ def upgrade():
     with op.batch_alter_table("conversation") as batch:
         batch.alter_column("updated_at", existing_type=UTCDateTime(), nullable=False)
         batch.create_index("ix_conversation_updated", ["tenant_id", "updated_at"], unique=False)
+        batch.create_index(
+            "ix_conversation_backlog",
+            ["tenant_id"],
+            unique=False,
+            postgresql_include=["channel_account_id", "team_id", "waiting_since"],
+            postgresql_where=sa.text(BACKLOG_SQL),
+            sqlite_where=sa.text(BACKLOG_SQL),
+        )
 
     op.create_table(
         "conversation_fact",
@@ -99,5 +108,6 @@ def downgrade():
     op.drop_index("ix_conversation_fact_period", table_name="conversation_fact")
     op.drop_table("conversation_fact")
     with op.batch_alter_table("conversation") as batch:
+        batch.drop_index("ix_conversation_backlog")
         batch.drop_index("ix_conversation_updated")
         batch.drop_column("updated_at")
