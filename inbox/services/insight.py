@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, inspect, select, text, tuple_
+from sqlalchemy import case, delete, func, inspect, literal, null, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
@@ -517,15 +517,14 @@ def _stats_grouping_sets(
             func.percentile_cont(0.5).within_group(column),
             func.percentile_cont(0.9).within_group(column),
         ]
-    q = (
-        select(F.channel_kind, F.team_id, func.grouping(F.channel_kind, F.team_id), *aggregates)
-        .where(*where)
-        .group_by(
-            func.grouping_sets(
-                *([] if brief else [tuple_(F.channel_kind), tuple_(F.team_id)]), tuple_()
-            )
+    if brief:  # the whole period only
+        q = select(null(), null(), literal(3), *aggregates).where(*where)
+    else:
+        q = (
+            select(F.channel_kind, F.team_id, func.grouping(F.channel_kind, F.team_id), *aggregates)
+            .where(*where)
+            .group_by(func.grouping_sets(tuple_(F.channel_kind), tuple_(F.team_id), tuple_()))
         )
-    )
     response: dict[str, dict[Any, Stats]] = {name: {"*": Stats()} for name in METRICS}
     per_team: dict[str, dict[Any, Stats]] = {name: {} for name in METRICS}
     for row in db.session.execute(q):
