@@ -180,9 +180,14 @@ def test_admin_sets_costs_and_bad_costs_are_refused(client, login, world):
 
 
 def test_refresh_on_demand(client, login, world, factory):
+    """The page keeps its figures until the next refresh, then shows the new ones."""
     tenant = world["tenant"]
-    make(factory, factory.channel(tenant), utc(2026, 9, 20, 9))
     login(world["records"])
+    before = client.get("/insight/", query_string=PERIOD)
+    assert dict((r[0], r[1:]) for r in table_rows(before.data, "summary"))["Henvendelser"][0] == "6"
+    make(factory, factory.channel(tenant), utc(2026, 9, 20, 9))
+    same = client.get("/insight/", query_string=PERIOD)
+    assert dict((r[0], r[1:]) for r in table_rows(same.data, "summary"))["Henvendelser"][0] == "6"
     resp = client.post(f"/insight/{tenant.id}/refresh", data=PERIOD)
     assert resp.status_code == 302
     page = client.get(resp.headers["Location"])

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -555,6 +556,45 @@ def _add_counts(
     out.replies_outside += o
     a, b = out.outside_per_channel.get(kind, (0, 0))
     out.outside_per_channel[kind] = (a + r, b + o)
+
+
+# Figures change only when a refresh runs, so a process keeps the last few it computed, keyed by
+# the municipality's refresh time (tags, read live, may lag up to one refresh interval).
+_CACHE: OrderedDict[tuple[Any, ...], Figures] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def cached_figures(
+    tenant: Tenant, period: Period, team_id: int | None = None, *, brief: bool = False
+) -> Figures:
+    """`figures()`, from this process's cache while the facts have not been refreshed since."""
+    state = db.session.get(InsightState, tenant.id)
+    key = (
+        db.engine.url.render_as_string(hide_password=True),
+        tenant.id,
+        tenant.timezone,
+        period,
+        team_id,
+        brief,
+        state.refreshed_through if state else None,
+    )
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    found = figures(tenant, period, team_id, brief=brief)
+    with _CACHE_LOCK:
+        _CACHE[key] = found
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return found
 
 
 def figures(

@@ -171,8 +171,8 @@ def _stats_cells(s: Stats | None, fmt: Any) -> list[str]:
 
 def build_tables(tenant: Tenant, period: Period, team_id: int | None) -> dict[str, Table]:
     now = utcnow()
-    cur = insight.figures(tenant, period, team_id)
-    prev = insight.figures(tenant, period.previous(), team_id, brief=True)
+    cur = insight.cached_figures(tenant, period, team_id)
+    prev = insight.cached_figures(tenant, period.previous(), team_id, brief=True)
     costs = insight.costs_for(tenant.id)
     cost, prev_cost = insight.cost_table(cur, costs), insight.cost_table(prev, costs)
     teams = {t.id: t.name for t in insight.teams_of(tenant.id)}
