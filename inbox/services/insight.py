@@ -508,11 +508,13 @@ def _stats_by(where: list[ColumnElement[bool]], group: Any, column: Any) -> dict
 
 def _stats_grouping_sets(
     where: list[ColumnElement[bool]], brief: bool = False
-) -> tuple[dict[str, dict[Any, Stats]], dict[str, dict[Any, Stats]]]:
-    """PostgreSQL: every metric per channel, per team and overall in one pass over the facts."""
+) -> tuple[dict[str, dict[Any, Stats]], dict[str, dict[Any, Stats]], int, Stats]:
+    """PostgreSQL: every metric per channel, per team and overall in one pass over the facts,
+    with the number flagged and the time from flag to journal entry (overall)."""
     F = ConversationFact
-    aggregates = []
-    for column in METRICS.values():
+    delay = func.extract("epoch", F.journalled_at - F.flagged_at)
+    aggregates = [func.count(F.flagged_at)]
+    for column in [*METRICS.values(), delay]:
         aggregates += [
             func.count(column),
             func.percentile_cont(0.5).within_group(column),
@@ -528,20 +530,28 @@ def _stats_grouping_sets(
         )
     response: dict[str, dict[Any, Stats]] = {name: {"*": Stats()} for name in METRICS}
     per_team: dict[str, dict[Any, Stats]] = {name: {} for name in METRICS}
+    flagged, flag_to_journal = 0, Stats()
     for row in db.session.execute(q):
         kind, team, grouping = row[0], row[1], row[2]
-        for i, name in enumerate(METRICS):
-            n, p50, p90 = row[3 + 3 * i : 6 + 3 * i]
+        for i, name in enumerate([*METRICS, "flag_to_journal"]):
+            n, p50, p90 = row[4 + 3 * i : 7 + 3 * i]
             if not n:
                 continue
             stats = Stats(int(n), float(p50), float(p90))
             if grouping == 3:  # neither column grouped: the whole period
-                response[name]["*"] = stats
+                if name == "flag_to_journal":
+                    flag_to_journal = stats
+                else:
+                    response[name]["*"] = stats
+            elif name == "flag_to_journal":
+                continue
             elif grouping == 1:  # grouped by channel (team_id not in the set)
                 response[name][kind] = stats
             else:
                 per_team[name][team] = stats
-    return response, per_team
+        if grouping == 3:
+            flagged = int(row[3] or 0)
+    return response, per_team, flagged, flag_to_journal
 
 
 def _add_counts(
@@ -664,28 +674,30 @@ def figures(
     if team_id is not None:
         fwhere.append(F.team_id == team_id)
     if db.engine.dialect.name == "postgresql":
-        out.response, out.response_team = _stats_grouping_sets(fwhere, brief)
+        out.response, out.response_team, out.flagged, out.flag_to_journal = _stats_grouping_sets(
+            fwhere, brief
+        )
+        out.journalled = out.flag_to_journal.n
     else:
         for name, column in METRICS.items():
             per_channel = {} if brief else _stats_by(fwhere, F.channel_kind, column)
             per_channel["*"] = _stats_by(fwhere, None, column).get(None, Stats())
             out.response[name] = per_channel
             out.response_team[name] = {} if brief else _stats_by(fwhere, F.team_id, column)
-
-    flagged, journalled = db.session.execute(
-        select(
-            func.count(F.flagged_at),
-            func.count(case((F.journalled_at.is_not(None), 1))),
-        ).where(*fwhere)
-    ).one()
-    out.flagged, out.journalled = int(flagged or 0), int(journalled or 0)
-    delays = [
-        (j - f).total_seconds()
-        for f, j in db.session.execute(
-            select(F.flagged_at, F.journalled_at).where(*fwhere, F.journalled_at.is_not(None))
-        )
-    ]
-    out.flag_to_journal = Stats(len(delays), percentile(delays, 0.5), percentile(delays, 0.9))
+        flagged, journalled = db.session.execute(
+            select(
+                func.count(F.flagged_at),
+                func.count(case((F.journalled_at.is_not(None), 1))),
+            ).where(*fwhere)
+        ).one()
+        out.flagged, out.journalled = int(flagged or 0), int(journalled or 0)
+        delays = [
+            (j - f).total_seconds()
+            for f, j in db.session.execute(
+                select(F.flagged_at, F.journalled_at).where(*fwhere, F.journalled_at.is_not(None))
+            )
+        ]
+        out.flag_to_journal = Stats(len(delays), percentile(delays, 0.5), percentile(delays, 0.9))
 
     if brief:
         return out
