@@ -356,3 +356,27 @@ def test_the_beat_job_refreshes_every_municipality(factory):
         for e in beat_schedule({"SWEEP_INTERVAL_SECONDS": 1, "POLL_INTERVAL_SECONDS": 1}).values()
     }
     assert "servicetorg.insight.refresh" in tasks
+
+
+def test_erased_and_anonymised_conversations_leave_no_terms_behind(factory):
+    """The fact table keeps the first message's words: erasure removes the fact, and
+    anonymisation empties its terms at the next refresh."""
+    from inbox.services import erasure
+
+    tenant = factory.tenant()
+    chat = factory.channel(tenant)
+    gone = make(factory, chat, utc(2026, 9, 1, 9), body="Kari Nordmann har gjeld")
+    hidden = make(factory, chat, utc(2026, 9, 1, 10), body="Ola Nordmann har gjeld")
+    gone_id, hidden_id = gone.id, hidden.id
+    insight.refresh(tenant)
+    assert "nordmann" in dict(
+        insight.figures(tenant, Period(date(2026, 9, 1), date(2026, 9, 1))).terms
+    )
+    erasure.delete_conversations([gone_id])
+    erasure.anonymise_conversations([hidden_id])
+    db.session.commit()
+    assert db.session.get(ConversationFact, gone_id) is None
+    insight.refresh(tenant)
+    assert db.session.get(ConversationFact, hidden_id).first_terms == ""
+    f = insight.figures(tenant, Period(date(2026, 9, 1), date(2026, 9, 1)))
+    assert f.terms == [] and f.inquiries == 1
