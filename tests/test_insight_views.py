@@ -207,3 +207,20 @@ def test_monthly_report_prints_and_renders_as_pdf(client, login, world):
     )
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert date(2026, 9, 1)  # the month is the period
+
+
+def test_a_tag_named_like_a_formula_is_not_a_formula_in_the_csv(client, login, world):
+    tenant = world["tenant"]
+    tag = Tag(tenant_id=tenant.id, name='=HYPERLINK("http://x")')
+    db.session.add(tag)
+    db.session.flush()
+    conv_id = db.session.scalars(
+        db.select(ConversationTag.conversation_id).where(ConversationTag.tag_id.is_not(None))
+    ).first()
+    db.session.add(ConversationTag(conversation_id=conv_id, tag_id=tag.id))
+    db.session.commit()
+    login(world["records"])
+    page = client.get("/insight/", query_string=PERIOD)
+    assert ['=HYPERLINK("http://x")', "1"] in table_rows(page.data, "tags")
+    resp = client.get(f"/insight/{tenant.id}/tags.csv", query_string=PERIOD)
+    assert ['\'=HYPERLINK("http://x")', "1"] in csv_rows(resp.data)

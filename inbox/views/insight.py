@@ -423,11 +423,21 @@ def _m(s: Stats | None, attr: str) -> float | None:
     return None if value is None else round(value / 60, 1)
 
 
+# A cell a spreadsheet would run as a formula (a tag or team named "=HYPERLINK(...)").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def csv_text(table: Table) -> str:
+    """The table as CSV: the same cells, except that one a spreadsheet would take for a formula
+    gets a leading apostrophe."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    writer.writerow([_cell(c) for c in table.columns])
+    writer.writerows([_cell(c) for c in row] for row in table.rows)
     return out.getvalue()
 
 
