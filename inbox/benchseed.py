@@ -331,7 +331,7 @@ def _contacts(
 CONVERSATION_COLUMNS = (
     "id", "tenant_id", "contact_id", "channel_account_id", "status", "assignee_id", "team_id",
     "last_activity_at", "last_inbound_at", "waiting_since", "has_unread", "flagged_for_archive",
-    "closed_at", "meta", "created_at",
+    "closed_at", "meta", "created_at", "updated_at",
 )  # fmt: skip
 MESSAGE_COLUMNS = (
     "id", "tenant_id", "conversation_id", "channel_account_id", "direction", "is_note",
@@ -387,7 +387,7 @@ def _conversations(
                 conv_id, tenant, contact_id, account, status, assignee,
                 rng.choice(setup.teams[tenant]), last, last, waiting,
                 open_ and rng.random() < 0.3, rng.random() < 0.01,
-                None if open_ else last + timedelta(hours=1), {}, start,
+                None if open_ else last + timedelta(hours=1), {}, start, last,
             )
         )  # fmt: skip
         threads.append((conv_id, tenant, account, contact_id, sizes[idx], start, gap, assignee))

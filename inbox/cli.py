@@ -32,6 +32,7 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(secrets_cli)
     app.cli.add_command(tenant_cli)
+    app.cli.add_command(insight_refresh_cmd)
 
 
 @click.command("migrate")
@@ -72,6 +73,18 @@ def seed_bench_cmd(conversations: int, messages: int, tenants: int) -> None:
     )
 
 
+@click.command("insight-refresh")
+@click.option("--full", is_flag=True, help="Rebuild every fact and rollup from scratch.")
+@with_appcontext
+def insight_refresh_cmd(full: bool) -> None:
+    """Bring the insight dashboard's facts and rollups up to date (docs/insight.md)."""
+    from inbox.services import insight
+
+    started = time.monotonic()
+    n = insight.refresh_all(full=full)
+    click.echo(f"{n} conversations refreshed in {time.monotonic() - started:.1f} s")
+
+
 def use_migrations(app: Flask) -> None:
     """Attach Flask-Migrate to the app (and its `db` commands). Only the command line migrates:
     the web and worker processes never load it, nor Alembic, Mako and Pygments behind it (about
@@ -108,6 +121,7 @@ main = FlaskGroup(
 main.add_command(migrate_cmd)
 main.add_command(seed_demo_cmd)
 main.add_command(seed_bench_cmd)
+main.add_command(insight_refresh_cmd)
 
 
 def _records_cmds() -> list[click.Command]:

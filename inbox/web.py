@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
     from inbox.views.canned import bp as canned_bp
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
+    from inbox.views.insight import bp as insight_bp
     from inbox.views.matching import bp as matching_bp
     from inbox.views.privacy import bp as privacy_bp
     from inbox.views.privacy_admin import bp as privacy_admin_bp
@@ -78,6 +79,7 @@ def register(app: Flask) -> None:
         setup_bp,
         auditlog_bp,
         routing_bp,
+        insight_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

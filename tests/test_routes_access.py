@@ -138,6 +138,11 @@ ROUTES: dict[str, str] = {
     "webchat_idporten.begin": PUBLIC,
     "webchat_idporten.start": PUBLIC,
     "webchat_idporten.callback": PUBLIC,
+    "insight.index": RECORDS,
+    "insight.download": RECORDS,
+    "insight.report": RECORDS,
+    "insight.refresh": RECORDS,
+    "insight.save_costs": ADMIN,
     # The API authenticates with bearer tokens, never the session: tests/test_api.py checks
     # every operation refuses no token, a revoked token, a missing scope and other tenants.
     "api_v1.openapi": PUBLIC,
@@ -321,6 +326,7 @@ class World:
             "account_id": self.factory.channel(
                 self.tenant, ChannelKind.WEB_COMMENTS, config={"source": "webhook"}
             ).id,
+            "chart": "summary",
         }
 
 

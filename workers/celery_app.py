@@ -21,6 +21,7 @@ TASK_MODULES = [
     "workers.matching",
     "channels.twilio_sms.tasks",
     "channels.facebook.tasks",
+    "workers.insight",
 ]
 QUEUES = ("inbound", "outbound", "archiving", "default")
 

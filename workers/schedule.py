@@ -26,4 +26,9 @@ def beat_schedule(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "task": "servicetorg.housekeeping.apply_retention",
             "schedule": 3600.0,
         },
+        # The insight dashboard's facts and rollups (docs/insight.md).
+        "insight-refresh": {
+            "task": "servicetorg.insight.refresh",
+            "schedule": 300.0,
+        },
     }

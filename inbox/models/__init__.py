@@ -15,6 +15,7 @@ from inbox.models.conversations import (
     MessageRevision,
 )
 from inbox.models.events import EventState, InboundEvent
+from inbox.models.insight import ConversationFact, InsightDaily, InsightState, InsightTermDaily
 from inbox.models.matching import ContactMatchSuggestion, MatchReason, MatchStatus
 from inbox.models.realtime import ConversationPresence, RealtimeEvent, UnsentTask
 from inbox.models.sessions import StaffSession
@@ -59,6 +60,10 @@ __all__ = [
     "SsoConfig",
     "SsoLink",
     "IdportenIdentity",
+    "ConversationFact",
+    "InsightDaily",
+    "InsightState",
+    "InsightTermDaily",
 ]
 
 from inbox.models.secrets import StoredSecret  # noqa: E402

@@ -32,12 +32,26 @@ class ConversationStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+# Not closed: what insight counts as the backlog (a literal, for the partial index).
+BACKLOG_SQL = "status IN ('open', 'pending', 'snoozed')"
+
+
 class Conversation(TenantScoped, Timestamped, db.Model):
     __table_args__ = (
         # Threads keyed by the provider (a Facebook post, a web page's comment thread).
         UniqueConstraint("channel_account_id", "thread_key"),
         Index("ix_conversation_queue", "tenant_id", "status", "last_activity_at", "id"),
         Index("ix_conversation_assignee", "assignee_id", "status", "last_activity_at", "id"),
+        # Insight refreshes the facts of conversations changed since its last run.
+        Index("ix_conversation_updated", "tenant_id", "updated_at"),
+        # Insight's backlog reads only this index (an index-only scan of what is not closed).
+        Index(
+            "ix_conversation_backlog",
+            "tenant_id",
+            postgresql_include=["channel_account_id", "team_id", "waiting_since"],
+            postgresql_where=text(BACKLOG_SQL),
+            sqlite_where=text(BACKLOG_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +81,8 @@ class Conversation(TenantScoped, Timestamped, db.Model):
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Extra channel facts (post permalink, preferred reply channel from the widget, ...).
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Bumped by every UPDATE made through SQLAlchemy (ORM or Core): what insight refreshes.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     channel_account: Mapped[ChannelAccount] = relationship(lazy="joined")
