@@ -21,6 +21,7 @@ TASK_MODULES = [
     "workers.matching",
     "channels.twilio_sms.tasks",
     "channels.facebook.tasks",
+    "channels.sms_alerts.tasks",
 ]
 QUEUES = ("inbound", "outbound", "archiving", "default")
 

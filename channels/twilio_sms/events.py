@@ -42,6 +42,14 @@ def handle_status(event: InboundEvent, account: ChannelAccount, batch: Batch) ->
     report = sms_form.parse_status(form_of(event))
     query = MultiDict(parse_qsl(urlsplit(event.url).query))
     message_id = query.get("m", type=int)
+    if "a" in query:  # an alert's SMS: the URL names the recipient (channels/sms_alerts)
+        from channels.sms_alerts.sending import apply_status as alert_status
+
+        rid = query.get("a", type=int)
+        batch.apply(
+            lambda: alert_status(account, report.sid, report.status, report.error_code, rid)
+        )
+        return
     batch.apply(
         lambda: services.apply_status(
             account, report.sid, report.status, report.error_code, message_id

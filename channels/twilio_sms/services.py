@@ -226,6 +226,8 @@ def inbound_message(
     info = {"from": phone, "to": account.external_id, **(meta or {})}
     if media:
         info["pending_media"] = media[:MAX_MEDIA]
+    from channels.sms_alerts.replies import thread_key  # an answer to an alert?
+
     return InboundMessage(
         identity_kind=IdentityKind.PHONE,
         identity_value=phone,
@@ -233,6 +235,7 @@ def inbound_message(
         provider_message_id=sid,
         sent_at=sent_at,
         meta=info,
+        thread_key=thread_key(account, phone),
     )
 
 
@@ -251,6 +254,9 @@ def received(
         set_opt_out(account.tenant_id, phone, action == "stop")
     if (message.meta or {}).get("pending_media"):
         enqueue(MEDIA_TASK, message.id)
+    from channels.sms_alerts.replies import link
+
+    link(message)
     db.session.flush()
 
 

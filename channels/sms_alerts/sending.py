@@ -1,0 +1,390 @@
+"""Sending an alert: each recipient handed to Twilio exactly once, whatever dies on the way.
+
+A worker claims one recipient at a time (QUEUED -> SENDING, with a lease) and commits the
+claim before it calls Twilio, so no two workers ever send to the same recipient. When the
+answer is lost (timeout, connection dropped, a proxy's page) or the worker is killed after the
+call, the recipient is marked uncertain: Twilio may have the SMS. The next attempt first asks
+Twilio's Messages list for a message from us to that number with the alert's text since the
+uncertain attempt began (channels/twilio_sms/reconcile.py, as replies do), adopts it if there
+is one, and sends only when Twilio positively has none, ALERT_SETTLE_SECONDS after the attempt.
+
+Batches hold ALERT_RATE_PER_SECOND: a worker spaces its calls to Twilio. A batch task
+re-queues itself until no recipient is left; the sweeper (workers/housekeeping.py) takes back
+recipients whose worker died and kicks alerts whose task was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from flask import current_app
+from requests import RequestException
+from sqlalchemy import func, or_, select, update
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+
+from channels.interfaces import AmbiguousSendError, PermanentSendError
+from channels.twilio_sms import reconcile, services
+from channels.twilio_sms.client import make_client
+from channels.twilio_sms.connector import TwilioSmsConnector, _never_sent
+from channels.twilio_sms.errors import explain
+from inbox.db import enqueue
+from inbox.extensions import db
+from inbox.models import (
+    Alert,
+    AlertRecipient,
+    AlertState,
+    ChannelAccount,
+    DeliveryStatus,
+    RecipientState,
+)
+from inbox.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_TASK = "servicetorg.outbound.alert_batch"
+UNFINISHED = (RecipientState.QUEUED, RecipientState.SENDING)
+# Twilio status -> recipient state (Twilio's "queued" means it took the message).
+STATE_OF = {
+    DeliveryStatus.SENDING: RecipientState.SENT,
+    DeliveryStatus.SENT: RecipientState.SENT,
+    DeliveryStatus.DELIVERED: RecipientState.DELIVERED,
+    DeliveryStatus.READ: RecipientState.DELIVERED,
+    DeliveryStatus.UNDELIVERED: RecipientState.UNDELIVERED,
+    DeliveryStatus.FAILED: RecipientState.FAILED,
+}
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+
+
+def settle_time() -> timedelta:
+    return timedelta(seconds=current_app.config["ALERT_SETTLE_SECONDS"])
+
+
+def callback_url(account: ChannelAccount, recipient_id: int) -> str | None:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        return None
+    return f"{str(base).rstrip('/')}/webhooks/twilio/{account.id}/status?a={recipient_id}"
+
+
+# --- the batch ------------------------------------------------------------------------------
+
+
+def run_batch(alert_id: int) -> dict[str, int]:
+    """Send up to ALERT_BATCH_SIZE recipients of the alert at the configured rate; queue the
+    next batch when more are due. Returns counts of what this batch did."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None or alert.state is not AlertState.SENDING:
+        return {}
+    take_back_abandoned(alert_id)
+    db.session.commit()
+    size = int(current_app.config["ALERT_BATCH_SIZE"])
+    gap = 1.0 / float(current_app.config["ALERT_RATE_PER_SECOND"])
+    now = utcnow()
+    ids = list(
+        db.session.scalars(
+            select(AlertRecipient.id)
+            .where(
+                AlertRecipient.alert_id == alert_id,
+                AlertRecipient.state == RecipientState.QUEUED,
+                or_(
+                    AlertRecipient.next_attempt_at.is_(None), AlertRecipient.next_attempt_at <= now
+                ),
+            )
+            .order_by(AlertRecipient.id)
+            .limit(size)
+        )
+    )
+    db.session.commit()
+    counts: dict[str, int] = {}
+    account = db.session.get(ChannelAccount, alert.channel_account_id)
+    if account is None:
+        return counts
+    client = None
+    last = 0.0
+    for rid in ids:
+        wait = last + gap - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        last = time.monotonic()
+        if client is None:
+            try:
+                client = make_client(account)
+            except services.NotConfigured as exc:
+                log.error("alert %s: %s", alert_id, exc)
+                return counts
+        outcome = send_one(rid, client=client)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    finish_or_continue(alert_id)
+    return counts
+
+
+def finish_or_continue(alert_id: int) -> None:
+    """Mark the alert done when nobody is left to send to, else queue the next batch if some
+    are due now (later retries are kicked by the sweeper)."""
+    alert = db.session.get(Alert, alert_id, with_for_update=True)
+    if alert is None or alert.state is not AlertState.SENDING:
+        db.session.commit()
+        return
+    now = utcnow()
+    left = db.session.execute(
+        select(AlertRecipient.state, func.count())
+        .where(AlertRecipient.alert_id == alert_id, AlertRecipient.state.in_(UNFINISHED))
+        .group_by(AlertRecipient.state)
+    ).all()
+    if not left:
+        alert.state, alert.finished_at = AlertState.DONE, now
+    elif db.session.scalar(
+        select(AlertRecipient.id)
+        .where(
+            AlertRecipient.alert_id == alert_id,
+            AlertRecipient.state == RecipientState.QUEUED,
+            or_(AlertRecipient.next_attempt_at.is_(None), AlertRecipient.next_attempt_at <= now),
+        )
+        .limit(1)
+    ):
+        enqueue(BATCH_TASK, alert_id)
+    db.session.commit()
+
+
+def take_back_abandoned(alert_id: int | None = None) -> int:
+    """Recipients whose worker died while sending (lease ran out): queued again, uncertain,
+    and due once a lookup at Twilio can be believed. One that Twilio's status callback named
+    meanwhile is sent: it is kept as such. Flushes, never commits."""
+    now = utcnow()
+    q = select(AlertRecipient).where(
+        AlertRecipient.state == RecipientState.SENDING, AlertRecipient.lease_until <= now
+    )
+    if alert_id is not None:
+        q = q.where(AlertRecipient.alert_id == alert_id)
+    rows = db.session.scalars(q.limit(1000).with_for_update(skip_locked=True)).all()
+    for r in rows:
+        assert r.lease_until is not None
+        if r.provider_sid:
+            r.state, r.lease_until = RecipientState.SENT, None
+            continue
+        r.uncertain_since = r.uncertain_since or r.lease_until - lease()
+        r.state, r.lease_until = RecipientState.QUEUED, None
+        r.next_attempt_at = now + settle_time()
+    if rows:
+        log.warning("took back %d alert recipients whose worker died while sending", len(rows))
+    db.session.flush()
+    return len(rows)
+
+
+# --- one recipient --------------------------------------------------------------------------
+
+
+def send_one(recipient_id: int, client: Any = None) -> str:
+    """Hand one recipient's SMS to Twilio, at most once. Returns the outcome."""
+    claimed = db.session.execute(
+        update(AlertRecipient)
+        .where(AlertRecipient.id == recipient_id, AlertRecipient.state == RecipientState.QUEUED)
+        .values(
+            state=RecipientState.SENDING,
+            attempts=AlertRecipient.attempts + 1,
+            lease_until=utcnow() + lease(),
+        )
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return "skipped"
+    r = db.session.get(AlertRecipient, recipient_id)
+    assert r is not None
+    alert = db.session.get(Alert, r.alert_id)
+    assert alert is not None
+    account = db.session.get(ChannelAccount, alert.channel_account_id)
+    assert account is not None
+    client = client or make_client(account)
+    if r.uncertain_since is not None:
+        try:
+            found = _find(client, account, alert, r)
+        except (RequestException, TwilioException, OSError, ValueError) as exc:
+            log.info("alert recipient %s: Twilio could not be asked: %s", r.id, exc)
+            return _later(r, 30, "lookup")
+        if found is not None:
+            result = reconcile.adopt(found)
+            return _sent(r, result.provider_message_id, result.status, result.error_code)
+    if services.is_opted_out(alert.tenant_id, r.phone):
+        return _failed(r, "21610")
+    started = utcnow()
+    args: dict[str, Any] = {"to": r.phone, "body": alert.body}
+    service_sid = (account.config or {}).get("messaging_service_sid")
+    if alert.sender == "service" and service_sid:
+        args["messaging_service_sid"] = service_sid
+    else:
+        args["from_"] = account.external_id
+    callback = callback_url(account, r.id)
+    if callback:
+        args["status_callback"] = callback
+    try:
+        sent = client.messages.create(**args)
+    except (TwilioRestException, TwilioServiceException) as exc:
+        err = TwilioSmsConnector._classify(exc)  # noqa: SLF001 - the same rules as replies
+        if isinstance(err, AmbiguousSendError):
+            return _uncertain(r, started)
+        if isinstance(err, PermanentSendError):
+            return _failed(r, err.code or "")
+        retry = getattr(err, "retry_after", None) or min(10 * 2 ** (r.attempts - 1), 600)
+        return _later(r, retry, err.code or "transient")
+    except (RequestException, TwilioException, OSError, ValueError) as exc:
+        if isinstance(exc, RequestException) and _never_sent(exc):
+            return _later(r, min(10 * 2 ** (r.attempts - 1), 600), "unreachable")
+        return _uncertain(r, started)
+    status = services.STATUS_MAP.get(str(sent.status), DeliveryStatus.SENDING)
+    return _sent(r, sent.sid, status, None)
+
+
+def _find(client: Any, account: ChannelAccount, alert: Alert, r: AlertRecipient) -> Any | None:
+    """The message an uncertain attempt created at Twilio, if any (not one another recipient
+    row already holds, e.g. an earlier alert with the same text)."""
+    assert r.uncertain_since is not None
+    like = SimpleNamespace(id=-1, body=alert.body)
+    cfg = dict(account.config or {})
+    if alert.sender != "service":
+        cfg.pop("messaging_service_sid", None)
+    acc = SimpleNamespace(id=account.id, external_id=account.external_id, config=cfg)
+    start = r.uncertain_since.replace(microsecond=0) - reconcile.CLOCK_SLACK
+    filters: dict[str, Any] = {"to": r.phone}
+    if not cfg.get("messaging_service_sid"):
+        filters["from_"] = account.external_id
+    records: dict[str, Any] = {}
+    for item in client.messages.stream(date_sent_after=start, page_size=100, **filters):
+        records[item.sid] = item
+    for item in client.messages.stream(
+        limit=reconcile.RECENT, page_size=reconcile.RECENT, **filters
+    ):
+        records.setdefault(item.sid, item)
+    found = [
+        i
+        for i in records.values()
+        if reconcile._could_be(i, start, acc, like, r.phone)  # noqa: SLF001
+    ]
+    if not found:
+        return None
+    taken = set(
+        db.session.scalars(
+            select(AlertRecipient.provider_sid).where(
+                AlertRecipient.tenant_id == alert.tenant_id,
+                AlertRecipient.provider_sid.in_([i.sid for i in found]),
+            )
+        )
+    )
+    free = [i for i in found if i.sid not in taken]
+    return min(free, key=lambda i: (i.date_created, i.sid)) if free else None
+
+
+def _sent(r: AlertRecipient, sid: str | None, status: DeliveryStatus, code: str | None) -> str:
+    db.session.refresh(r, with_for_update=True)  # a callback may have come first
+    r.provider_sid = sid or r.provider_sid
+    state = STATE_OF.get(status, RecipientState.SENT)
+    if state.rank > r.state.rank or r.state is RecipientState.SENDING:
+        r.state = state if state.rank >= RecipientState.SENT.rank else RecipientState.SENT
+    if code:
+        r.error_code, r.error_message = code, explain(code)
+    r.sent_at = r.sent_at or utcnow()
+    r.lease_until = r.uncertain_since = r.next_attempt_at = None
+    db.session.commit()
+    return "sent"
+
+
+def _failed(r: AlertRecipient, code: str) -> str:
+    r.state, r.lease_until, r.next_attempt_at = RecipientState.FAILED, None, None
+    r.error_code, r.error_message = code or None, explain(code) if code else None
+    db.session.commit()
+    return "failed"
+
+
+def _uncertain(r: AlertRecipient, started: datetime) -> str:
+    """No answer: Twilio may have it. Due again once a lookup can be believed."""
+    r.uncertain_since = r.uncertain_since or started
+    r.state, r.lease_until = RecipientState.QUEUED, None
+    r.next_attempt_at = utcnow() + settle_time()
+    db.session.commit()
+    return "uncertain"
+
+
+def _later(r: AlertRecipient, seconds: float, why: str) -> str:
+    r.state, r.lease_until = RecipientState.QUEUED, None
+    r.next_attempt_at = utcnow() + timedelta(seconds=seconds)
+    r.error_code = why[:32]
+    db.session.commit()
+    return "retry"
+
+
+# --- status callbacks -----------------------------------------------------------------------
+
+
+def apply_status(
+    account: ChannelAccount, sid: str, twilio_status: str, error_code: str | None, rid: int | None
+) -> AlertRecipient | None:
+    """A status callback for an alert SMS (its URL names the recipient row). Never moves a
+    state backwards. Flushes, never commits."""
+    status = services.STATUS_MAP.get((twilio_status or "").lower())
+    if status is None:
+        return None
+    base = select(AlertRecipient).join(Alert, Alert.id == AlertRecipient.alert_id)
+    base = base.where(Alert.channel_account_id == account.id)
+    r = db.session.scalar(base.where(AlertRecipient.provider_sid == sid).with_for_update())
+    if r is None and rid is not None:
+        r = db.session.scalar(
+            base.where(
+                AlertRecipient.id == rid, AlertRecipient.provider_sid.is_(None)
+            ).with_for_update()
+        )
+        if r is not None:
+            r.provider_sid = sid  # the callback beat the worker's commit of the SID
+            r.sent_at = r.sent_at or utcnow()
+    if r is None:
+        return None
+    state = STATE_OF.get(status, RecipientState.SENT)
+    if state.rank > r.state.rank:
+        r.state = state
+        if r.lease_until is not None and state.rank >= RecipientState.SENT.rank:
+            r.lease_until = r.uncertain_since = r.next_attempt_at = None
+    failed = state in (RecipientState.FAILED, RecipientState.UNDELIVERED)
+    code = error_code if failed and error_code and error_code != "0" else None
+    if code:
+        r.error_code, r.error_message = code, explain(code)
+        if code == "21610":
+            services.set_opt_out(account.tenant_id, r.phone, True)
+    db.session.flush()
+    return r
+
+
+# --- sweeper --------------------------------------------------------------------------------
+
+
+def stalled(now: datetime, stale: datetime) -> list[tuple[str, tuple[Any, ...]]]:
+    """Alerts still sending with recipients due and no batch running: kick them again."""
+    take_back_abandoned()
+    rows = db.session.scalars(
+        select(AlertRecipient.alert_id)
+        .join(Alert, Alert.id == AlertRecipient.alert_id)
+        .where(
+            Alert.state == AlertState.SENDING,
+            AlertRecipient.state == RecipientState.QUEUED,
+            or_(AlertRecipient.next_attempt_at.is_(None), AlertRecipient.next_attempt_at <= now),
+        )
+        .distinct()
+        .limit(100)
+    ).all()
+    done = db.session.scalars(
+        select(Alert.id).where(
+            Alert.state == AlertState.SENDING,
+            ~select(AlertRecipient.id)
+            .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.state.in_(UNFINISHED))
+            .exists(),
+        )
+    ).all()
+    for aid in done:
+        alert = db.session.get(Alert, aid)
+        if alert is not None:
+            alert.state, alert.finished_at = AlertState.DONE, now
+    return [(BATCH_TASK, (aid,)) for aid in rows]
