@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
     from channels.instagram.views import bp as instagram_bp
+    from channels.sms_alerts.views import bp as alerts_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
     from channels.webchat.staff import bp as webchat_staff_bp
     from channels.webchat.views import bp as webchat_bp
@@ -66,6 +67,7 @@ def register(app: Flask) -> None:
         privacy_admin_bp,
         api.blueprint(),
         api_tokens_admin_bp,
+        alerts_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

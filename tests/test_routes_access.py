@@ -6,6 +6,7 @@ Adding a route? Add ONE line to ROUTES: the endpoint and who may use it:
   STAFF      any role in the object's tenant (caseworkers see only their teams' conversations)
   RECORDS    records officers (and admins)
   ADMIN      admins only
+  ALERTS     caseworkers with alert rights (a membership flag) and admins (SMS alerts)
 If the URL has a parameter this file does not know yet, add it to `World.params`.
 The test fails when an endpoint is missing from the table, or listed but gone.
 
@@ -26,6 +27,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from archiving import triage
+from channels.sms_alerts import services as alerts
 from inbox.extensions import db
 from inbox.models import (
     Attachment,
@@ -44,6 +46,7 @@ from inbox.services.ingest import InboundAttachment
 from tests.factories import PASSWORD
 
 PUBLIC, USER, STAFF, RECORDS, ADMIN = "public", "user", "staff", "records", "admin"
+ALERTS = "alerts"
 
 ROUTES: dict[str, str] = {
     "static": PUBLIC,
@@ -147,11 +150,27 @@ ROUTES: dict[str, str] = {
     "twilio_sms.inbound": PUBLIC,
     "twilio_sms.status": PUBLIC,
     "webcomments.receive": PUBLIC,
+    # SMS alerts (channels/sms_alerts): a caseworker needs the alert right; admins grant it.
+    "alerts.index": ALERTS,
+    "alerts.new": ALERTS,
+    "alerts.create": ALERTS,
+    "alerts.show": ALERTS,
+    "alerts.progress": ALERTS,
+    "alerts.confirm": ALERTS,
+    "alerts.cancel": ALERTS,
+    "alerts.flag_archive": ALERTS,
+    "alerts.rights": ADMIN,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
-ALLOWED = {USER: "caseworker", STAFF: "caseworker", RECORDS: "records", ADMIN: "admin"}
-LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records"}
+ALLOWED = {
+    USER: "caseworker",
+    STAFF: "caseworker",
+    RECORDS: "records",
+    ADMIN: "admin",
+    ALERTS: "alerter",
+}
+LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records", ALERTS: "caseworker"}
 OBJECT_PARAMS = {
     "conversation_id",
     "contact_id",
@@ -163,6 +182,7 @@ OBJECT_PARAMS = {
     "user_id",
     "team_id",
     "token_id",
+    "alert_id",
 }
 
 
@@ -181,7 +201,10 @@ class World:
             "records": factory.user(self.tenant, Role.RECORDS_OFFICER),
             "admin": factory.user(self.tenant, Role.ADMIN),
             "other_admin": factory.user(other, Role.ADMIN),
+            "alerter": factory.user(self.tenant, Role.CASEWORKER),
         }
+        alerts.grant(self.tenant.id, self.users["alerter"], True)
+        self.sms = factory.channel(self.tenant, ChannelKind.SMS, external_id="+4740000099")
         db.session.add(TeamMember(team_id=self.team.id, user_id=self.users["caseworker"].id))
         db.session.commit()
         self.clients: dict[str | None, Any] = {None: app.test_client()}
@@ -228,6 +251,16 @@ class World:
                 TeamMember(team_id=team.id, user_id=colleague.id),
             ]
         )
+        alert = alerts.create(
+            self.tenant.id,
+            self.users["alerter"],
+            title=f"Varsel {conv.id}",
+            body="Vannet er stengt.",
+            account_id=self.sms.id,
+            sender="number",
+            team_id=None,
+            source=alerts.Source("test", [{"phone": "+4791234567"}]),
+        )
         db.session.commit()
         return {
             "tenant_id": self.tenant.id,
@@ -256,6 +289,7 @@ class World:
                 self.tenant.id, f"Bot {conv.id}", ["read"], self.users["admin"]
             )[0].id,
             "tag": "byggesak",
+            "alert_id": alert.id,
         }
 
 
