@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,7 +39,9 @@ from inbox.models import (
     AlertRecipient,
     AlertState,
     ChannelAccount,
+    ContactIdentity,
     DeliveryStatus,
+    IdentityKind,
     RecipientState,
 )
 from inbox.models.base import utcnow
@@ -71,6 +74,22 @@ def callback_url(account: ChannelAccount, recipient_id: int) -> str | None:
     if not base:
         return None
     return f"{str(base).rstrip('/')}/webhooks/twilio/{account.id}/status?a={recipient_id}"
+
+
+def opted_out_among(tenant_id: int, phones: list[str]) -> set[str]:
+    """Which of these numbers sent STOP (one query for a batch)."""
+    if not phones:
+        return set()
+    return set(
+        db.session.scalars(
+            select(ContactIdentity.value).where(
+                ContactIdentity.tenant_id == tenant_id,
+                ContactIdentity.kind == IdentityKind.PHONE,
+                ContactIdentity.value.in_(phones),
+                ContactIdentity.opted_out_at.is_not(None),
+            )
+        )
+    )
 
 
 # --- the batch ------------------------------------------------------------------------------
@@ -108,6 +127,12 @@ def run_batch(alert_id: int) -> dict[str, int]:
         return counts
     client = None
     last = 0.0
+    job = Job.of(alert, account)
+    phones = list(
+        db.session.scalars(select(AlertRecipient.phone).where(AlertRecipient.id.in_(ids)))
+    )
+    blocked = opted_out_among(alert.tenant_id, phones)
+    db.session.commit()
     for rid in ids:
         wait = last + gap - time.monotonic()
         if wait > 0:
@@ -119,7 +144,7 @@ def run_batch(alert_id: int) -> dict[str, int]:
             except services.NotConfigured as exc:
                 log.error("alert %s: %s", alert_id, exc)
                 return counts
-        outcome = send_one(rid, client=client)
+        outcome = send_one(rid, client=client, job=job, blocked=blocked)
         counts[outcome] = counts.get(outcome, 0) + 1
     finish_or_continue(alert_id)
     return counts
@@ -181,8 +206,51 @@ def take_back_abandoned(alert_id: int | None = None) -> int:
 # --- one recipient --------------------------------------------------------------------------
 
 
-def send_one(recipient_id: int, client: Any = None) -> str:
-    """Hand one recipient's SMS to Twilio, at most once. Returns the outcome."""
+@dataclass(frozen=True)
+class Job:
+    """What sending needs of the alert and its number, read once per batch (plain values:
+    every commit would expire the ORM objects and read them again)."""
+
+    alert_id: int
+    tenant_id: int
+    body: str
+    sender: str
+    account_id: int
+    external_id: str
+    config: dict[str, Any]
+
+    @classmethod
+    def of(cls, alert: Alert, account: ChannelAccount) -> Job:
+        return cls(
+            alert.id,
+            alert.tenant_id,
+            alert.body,
+            alert.sender,
+            account.id,
+            account.external_id,
+            dict(account.config or {}),
+        )
+
+    def account(self) -> Any:
+        """Enough of the channel account for the Twilio client and reconcile's checks."""
+        return SimpleNamespace(id=self.account_id, external_id=self.external_id, config=self.config)
+
+
+def job_of(alert_id: int) -> Job:
+    alert = db.session.get(Alert, alert_id)
+    assert alert is not None
+    account = db.session.get(ChannelAccount, alert.channel_account_id)
+    assert account is not None
+    return Job.of(alert, account)
+
+
+def send_one(
+    recipient_id: int, client: Any = None, job: Job | None = None, blocked: set[str] | None = None
+) -> str:
+    """Hand one recipient's SMS to Twilio, at most once. Returns the outcome.
+
+    `blocked`: numbers of the batch that opted out (read once per batch); without it the
+    recipient's number is looked up."""
     claimed = db.session.execute(
         update(AlertRecipient)
         .where(AlertRecipient.id == recipient_id, AlertRecipient.state == RecipientState.QUEUED)
@@ -191,36 +259,44 @@ def send_one(recipient_id: int, client: Any = None) -> str:
             attempts=AlertRecipient.attempts + 1,
             lease_until=utcnow() + lease(),
         )
-    ).rowcount
+        .returning(
+            AlertRecipient.alert_id,
+            AlertRecipient.phone,
+            AlertRecipient.uncertain_since,
+            AlertRecipient.attempts,
+        )
+    ).first()
     db.session.commit()
-    if claimed != 1:
+    if claimed is None:
         return "skipped"
-    r = db.session.get(AlertRecipient, recipient_id)
-    assert r is not None
-    alert = db.session.get(Alert, r.alert_id)
-    assert alert is not None
-    account = db.session.get(ChannelAccount, alert.channel_account_id)
-    assert account is not None
-    client = client or make_client(account)
-    if r.uncertain_since is not None:
+    alert_id, phone, uncertain_since, attempts = claimed
+    if uncertain_since is not None and uncertain_since.tzinfo is None:
+        uncertain_since = uncertain_since.replace(tzinfo=UTC)
+    job = job if job is not None and job.alert_id == alert_id else job_of(alert_id)
+    if client is None:
+        client = make_client(db.session.get(ChannelAccount, job.account_id))  # type: ignore[arg-type]
+    if uncertain_since is not None:
         try:
-            found = _find(client, account, alert, r)
+            found = _find(client, job, phone, uncertain_since)
         except (RequestException, TwilioException, OSError, ValueError) as exc:
-            log.info("alert recipient %s: Twilio could not be asked: %s", r.id, exc)
-            return _later(r, 30, "lookup")
+            log.info("alert recipient %s: Twilio could not be asked: %s", recipient_id, exc)
+            return _later(recipient_id, 30, "lookup")
         if found is not None:
             result = reconcile.adopt(found)
-            return _sent(r, result.provider_message_id, result.status, result.error_code)
-    if services.is_opted_out(alert.tenant_id, r.phone):
-        return _failed(r, "21610")
+            return _sent(recipient_id, result.provider_message_id, result.status, result.error_code)
+    opted_out = (
+        phone in blocked if blocked is not None else services.is_opted_out(job.tenant_id, phone)
+    )
+    if opted_out:
+        return _failed(recipient_id, "21610")
     started = utcnow()
-    args: dict[str, Any] = {"to": r.phone, "body": alert.body}
-    service_sid = (account.config or {}).get("messaging_service_sid")
-    if alert.sender == "service" and service_sid:
+    args: dict[str, Any] = {"to": phone, "body": job.body}
+    service_sid = job.config.get("messaging_service_sid")
+    if job.sender == "service" and service_sid:
         args["messaging_service_sid"] = service_sid
     else:
-        args["from_"] = account.external_id
-    callback = callback_url(account, r.id)
+        args["from_"] = job.external_id
+    callback = callback_url(job.account(), recipient_id)
     if callback:
         args["status_callback"] = callback
     try:
@@ -228,32 +304,31 @@ def send_one(recipient_id: int, client: Any = None) -> str:
     except (TwilioRestException, TwilioServiceException) as exc:
         err = TwilioSmsConnector._classify(exc)  # noqa: SLF001 - the same rules as replies
         if isinstance(err, AmbiguousSendError):
-            return _uncertain(r, started)
+            return _uncertain(recipient_id, uncertain_since or started)
         if isinstance(err, PermanentSendError):
-            return _failed(r, err.code or "")
-        retry = getattr(err, "retry_after", None) or min(10 * 2 ** (r.attempts - 1), 600)
-        return _later(r, retry, err.code or "transient")
+            return _failed(recipient_id, err.code or "")
+        retry = getattr(err, "retry_after", None) or min(10 * 2 ** (attempts - 1), 600)
+        return _later(recipient_id, retry, err.code or "transient")
     except (RequestException, TwilioException, OSError, ValueError) as exc:
         if isinstance(exc, RequestException) and _never_sent(exc):
-            return _later(r, min(10 * 2 ** (r.attempts - 1), 600), "unreachable")
-        return _uncertain(r, started)
+            return _later(recipient_id, min(10 * 2 ** (attempts - 1), 600), "unreachable")
+        return _uncertain(recipient_id, uncertain_since or started)
     status = services.STATUS_MAP.get(str(sent.status), DeliveryStatus.SENDING)
-    return _sent(r, sent.sid, status, None)
+    return _sent(recipient_id, sent.sid, status, None)
 
 
-def _find(client: Any, account: ChannelAccount, alert: Alert, r: AlertRecipient) -> Any | None:
+def _find(client: Any, job: Job, phone: str, since: datetime) -> Any | None:
     """The message an uncertain attempt created at Twilio, if any (not one another recipient
     row already holds, e.g. an earlier alert with the same text)."""
-    assert r.uncertain_since is not None
-    like = SimpleNamespace(id=-1, body=alert.body)
-    cfg = dict(account.config or {})
-    if alert.sender != "service":
+    like = SimpleNamespace(id=-1, body=job.body)
+    cfg = dict(job.config)
+    if job.sender != "service":
         cfg.pop("messaging_service_sid", None)
-    acc = SimpleNamespace(id=account.id, external_id=account.external_id, config=cfg)
-    start = r.uncertain_since.replace(microsecond=0) - reconcile.CLOCK_SLACK
-    filters: dict[str, Any] = {"to": r.phone}
+    acc = SimpleNamespace(id=job.account_id, external_id=job.external_id, config=cfg)
+    start = since.replace(microsecond=0) - reconcile.CLOCK_SLACK
+    filters: dict[str, Any] = {"to": phone}
     if not cfg.get("messaging_service_sid"):
-        filters["from_"] = account.external_id
+        filters["from_"] = job.external_id
     records: dict[str, Any] = {}
     for item in client.messages.stream(date_sent_after=start, page_size=100, **filters):
         records[item.sid] = item
@@ -264,14 +339,14 @@ def _find(client: Any, account: ChannelAccount, alert: Alert, r: AlertRecipient)
     found = [
         i
         for i in records.values()
-        if reconcile._could_be(i, start, acc, like, r.phone)  # noqa: SLF001
+        if reconcile._could_be(i, start, acc, like, phone)  # noqa: SLF001
     ]
     if not found:
         return None
     taken = set(
         db.session.scalars(
             select(AlertRecipient.provider_sid).where(
-                AlertRecipient.tenant_id == alert.tenant_id,
+                AlertRecipient.tenant_id == job.tenant_id,
                 AlertRecipient.provider_sid.in_([i.sid for i in found]),
             )
         )
@@ -280,40 +355,81 @@ def _find(client: Any, account: ChannelAccount, alert: Alert, r: AlertRecipient)
     return min(free, key=lambda i: (i.date_created, i.sid)) if free else None
 
 
-def _sent(r: AlertRecipient, sid: str | None, status: DeliveryStatus, code: str | None) -> str:
-    db.session.refresh(r, with_for_update=True)  # a callback may have come first
-    r.provider_sid = sid or r.provider_sid
+def _mine(rid: int) -> Any:
+    """The recipient row while this worker holds it and Twilio has not named it (a status
+    callback that names it first has settled it)."""
+    return update(AlertRecipient).where(
+        AlertRecipient.id == rid,
+        AlertRecipient.state == RecipientState.SENDING,
+        AlertRecipient.provider_sid.is_(None),
+    )
+
+
+def _release(rid: int) -> None:
+    db.session.execute(
+        update(AlertRecipient)
+        .where(AlertRecipient.id == rid)
+        .values(lease_until=None, uncertain_since=None, next_attempt_at=None)
+    )
+
+
+def _sent(rid: int, sid: str | None, status: DeliveryStatus, code: str | None) -> str:
     state = STATE_OF.get(status, RecipientState.SENT)
-    if state.rank > r.state.rank or r.state is RecipientState.SENDING:
-        r.state = state if state.rank >= RecipientState.SENT.rank else RecipientState.SENT
-    if code:
-        r.error_code, r.error_message = code, explain(code)
-    r.sent_at = r.sent_at or utcnow()
-    r.lease_until = r.uncertain_since = r.next_attempt_at = None
+    if state.rank < RecipientState.SENT.rank:
+        state = RecipientState.SENT
+    values: dict[str, Any] = {
+        "state": state,
+        "provider_sid": sid,
+        "sent_at": utcnow(),
+        "lease_until": None,
+        "uncertain_since": None,
+        "next_attempt_at": None,
+        "error_code": code,
+        "error_message": explain(code) if code else None,
+    }
+    if db.session.execute(_mine(rid).values(**values)).rowcount != 1:
+        _release(rid)  # a status callback got here first and recorded it
     db.session.commit()
     return "sent"
 
 
-def _failed(r: AlertRecipient, code: str) -> str:
-    r.state, r.lease_until, r.next_attempt_at = RecipientState.FAILED, None, None
-    r.error_code, r.error_message = code or None, explain(code) if code else None
+def _failed(rid: int, code: str) -> str:
+    values = {
+        "state": RecipientState.FAILED,
+        "lease_until": None,
+        "next_attempt_at": None,
+        "error_code": code or None,
+        "error_message": explain(code) if code else None,
+    }
+    if db.session.execute(_mine(rid).values(**values)).rowcount != 1:
+        _release(rid)
     db.session.commit()
     return "failed"
 
 
-def _uncertain(r: AlertRecipient, started: datetime) -> str:
+def _uncertain(rid: int, since: datetime) -> str:
     """No answer: Twilio may have it. Due again once a lookup can be believed."""
-    r.uncertain_since = r.uncertain_since or started
-    r.state, r.lease_until = RecipientState.QUEUED, None
-    r.next_attempt_at = utcnow() + settle_time()
+    values = {
+        "state": RecipientState.QUEUED,
+        "lease_until": None,
+        "uncertain_since": since,
+        "next_attempt_at": utcnow() + settle_time(),
+    }
+    if db.session.execute(_mine(rid).values(**values)).rowcount != 1:
+        _release(rid)
     db.session.commit()
     return "uncertain"
 
 
-def _later(r: AlertRecipient, seconds: float, why: str) -> str:
-    r.state, r.lease_until = RecipientState.QUEUED, None
-    r.next_attempt_at = utcnow() + timedelta(seconds=seconds)
-    r.error_code = why[:32]
+def _later(rid: int, seconds: float, why: str) -> str:
+    values = {
+        "state": RecipientState.QUEUED,
+        "lease_until": None,
+        "next_attempt_at": utcnow() + timedelta(seconds=seconds),
+        "error_code": why[:32],
+    }
+    if db.session.execute(_mine(rid).values(**values)).rowcount != 1:
+        _release(rid)
     db.session.commit()
     return "retry"
 
