@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -140,6 +141,9 @@ def test_lost_answer_is_found_at_twilio_not_sent_twice(sms, tasks, app):
     # Once it is due, the sweeper kicks the alert and the lookup adopts Twilio's message.
     uncertain.next_attempt_at = utcnow()
     db.session.commit()
+    # not while the alert shows progress since `stale` (a worker is on it)
+    assert sending.stalled(utcnow(), utcnow() - timedelta(minutes=2)) == []
+    db.session.rollback()
     assert sending.stalled(utcnow(), utcnow()) == [(sending.BATCH_TASK, (alert.id,))]
     db.session.commit()
     sending.run_batch(alert.id)

@@ -38,7 +38,7 @@ def handed_over(alert_id: int) -> int:
 def test_worker_killed_mid_alert_every_recipient_once(app, factory, monkeypatch, base_config):
     lease = 2
     app.extensions["servicetorg.dispatcher"] = CeleryDispatcher(app.extensions["celery"])
-    app.config.update(SEND_LEASE_SECONDS=lease, ALERT_SETTLE_SECONDS=1)
+    app.config.update(SEND_LEASE_SECONDS=lease, ALERT_SETTLE_SECONDS=1, SWEEP_STALE_SECONDS=2)
     env = {
         "SERVICETORG_PUBLIC_BASE_URL": PUBLIC,
         "SERVICETORG_SEND_LEASE_SECONDS": str(lease),

@@ -25,6 +25,7 @@ from typing import Any
 from flask import current_app
 from requests import RequestException
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
 from channels.interfaces import AmbiguousSendError, PermanentSendError
@@ -478,8 +479,20 @@ def apply_status(
 
 
 def stalled(now: datetime, stale: datetime) -> list[tuple[str, tuple[Any, ...]]]:
-    """Alerts still sending with recipients due and no batch running: kick them again."""
+    """Alerts still sending with recipients due and no progress since `stale` (their batch
+    task was lost with a killed worker, or the next one is due after a back-off): kick them
+    again. An alert a worker is sending is left alone, so batches do not run side by side
+    and the rate holds."""
     take_back_abandoned()
+    other = aliased(AlertRecipient)
+    busy = (
+        select(other.id)
+        .where(
+            other.alert_id == Alert.id,
+            or_(other.sent_at >= stale, other.lease_until > now),
+        )
+        .exists()
+    )
     rows = db.session.scalars(
         select(AlertRecipient.alert_id)
         .join(Alert, Alert.id == AlertRecipient.alert_id)
@@ -487,6 +500,7 @@ def stalled(now: datetime, stale: datetime) -> list[tuple[str, tuple[Any, ...]]]
             Alert.state == AlertState.SENDING,
             AlertRecipient.state == RecipientState.QUEUED,
             or_(AlertRecipient.next_attempt_at.is_(None), AlertRecipient.next_attempt_at <= now),
+            ~busy,
         )
         .distinct()
         .limit(100)
