@@ -230,3 +230,70 @@ def test_admin_grants_alert_rights_on_the_staff_page_and_by_cli(app, sms, factor
     assert db.session.get(Membership, (worker.id, sms.tenant.id)).may_send_alerts
     bad = runner.invoke(args=["alerts", "grant", "--tenant", "nope", "--email", worker.email])
     assert bad.exit_code != 0
+
+
+def test_recipients_from_a_tag_and_from_a_saved_list(app, sms, factory):
+    from inbox.models import IdentityKind
+    from inbox.services import tags
+
+    user = author(sms)
+    for phone, tag in (
+        ("+4791111111", "vannverk"),
+        ("+4792222222", "vannverk"),
+        ("+4793333333", "skole"),
+    ):
+        conv = factory.conversation(sms.account, identity=phone, kind=IdentityKind.PHONE)
+        tags.add(conv, user, tag)
+    other = factory.tenant()  # a tag of the same name elsewhere is not ours
+    other_acc = factory.channel(other, external_id="other-web")
+    conv = factory.conversation(other_acc, identity="+4794444444", kind=IdentityKind.PHONE)
+    tags.add(conv, user, "vannverk")
+    db.session.commit()
+    from inbox.models import Tag
+
+    tag = db.session.scalar(
+        select(Tag).where(Tag.tenant_id == sms.tenant.id, Tag.name == "vannverk")
+    )
+    client = app.test_client()
+    sign_in(client, user)
+    page = client.get("/alerts/new").get_data(as_text=True)
+    assert "vannverk" in page
+    resp = client.post(
+        "/alerts/new",
+        data={
+            "tenant_id": str(sms.tenant.id),
+            "title": "Vannverk",
+            "body": "Planlagt stans i morgen.",
+            "account_id": str(sms.account.id),
+            "source": "tag",
+            "tag_id": str(tag.id),
+        },
+    )
+    assert resp.status_code == 302
+    alert = db.session.scalars(select(Alert).where(Alert.title == "Vannverk")).one()
+    assert sorted(r.phone for r in recipients(alert)) == ["+4791111111", "+4792222222"]
+
+    # a CSV saved as a list, then used for the next alert
+    resp = upload(client, sms, csv_of(numbers(3)), save_list="1", list_name="Kvernhusvegen")
+    assert resp.status_code == 302
+    [saved] = alerts.lists(sms.tenant.id)
+    assert saved.name == "Kvernhusvegen" and len(saved.entries) == 3
+    resp = client.post(
+        "/alerts/new",
+        data={
+            "tenant_id": str(sms.tenant.id),
+            "title": "Fra liste",
+            "body": "Hei",
+            "account_id": str(sms.account.id),
+            "source": "list",
+            "list_id": str(saved.id),
+        },
+    )
+    assert resp.status_code == 302
+    alert = db.session.scalars(select(Alert).where(Alert.title == "Fra liste")).one()
+    assert len(recipients(alert)) == 3
+    # another municipality's list or tag cannot be used
+    with pytest.raises(alerts.AlertError):
+        alerts.from_list(other.id, saved.id)
+    with pytest.raises(alerts.AlertError):
+        alerts.from_tag(other.id, tag.id)
