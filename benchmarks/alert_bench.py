@@ -209,7 +209,7 @@ def run(app: Any, config: dict[str, Any], args: Any, token: str) -> dict[str, An
         )
         window, peak = 0, 0
         for i, t in enumerate(created):
-            while created[window] < t - 1.0:
+            while created[window] <= t - 1.0:  # a half-open window (t-1 s, t]
                 window += 1
             peak = max(peak, i - window + 1)
         send_span = (created[-1] - created[0]) if len(created) > 1 else 0.0

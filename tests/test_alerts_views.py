@@ -85,6 +85,8 @@ def test_oversized_and_binary_files_get_a_clear_error_and_store_nothing(app, sms
     resp = upload(client, sms, b"91234567\n" * 500)
     assert resp.status_code == 400
     assert "for stor" in resp.get_data(as_text=True)
+    resp = upload(client, sms, b"91234567\n" * 300_000)  # over MAX_CONTENT_LENGTH itself
+    assert resp.status_code == 413
     resp = upload(client, sms, b"PK\x03\x04\x00\x00")
     assert resp.status_code == 400 and "CSV" in resp.get_data(as_text=True)
     assert db.session.scalars(select(Alert)).all() == []
