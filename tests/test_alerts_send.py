@@ -220,3 +220,27 @@ def test_follow_up_goes_to_everyone_the_first_reached(sms, tasks):
     tasks.run_all()
     source = alerts.from_alert(sms.tenant.id, alert.id)
     assert [e["phone"] for e in source.entries] == [f"+47{p}" for p in phones[:3]]
+
+
+def test_forged_or_foreign_status_callbacks_change_nothing(sms, tasks, factory):
+    alert = draft(sms, numbers(1))
+    start(alert, db.session.get(User, alert.author_id))
+    tasks.run_all()
+    [r] = recipients(alert)
+    params = {
+        "MessageSid": r.provider_sid,
+        "MessageStatus": "failed",
+        "ErrorCode": "30003",
+        "AccountSid": sms.fake.account_sid,
+    }
+    path = f"/webhooks/twilio/{sms.account.id}/status?a={r.id}"
+    unsigned = sms.client.post(path, data=params, headers={"X-Twilio-Signature": "Zm9v"})
+    assert unsigned.status_code == 403
+    # Signed for another number (of this or another municipality): it cannot reach this row.
+    other_number = sms.number("+4740000002")
+    forged = {**params, "MessageSid": "SM" + "0" * 32}
+    resp = sms.post(f"/webhooks/twilio/{other_number.id}/status?a={r.id}", forged)
+    assert resp.status_code == 200
+    tasks.run_inbound()
+    [r] = recipients(alert)
+    assert r.state is RecipientState.SENT and r.error_code is None
