@@ -244,3 +244,25 @@ def test_forged_or_foreign_status_callbacks_change_nothing(sms, tasks, factory):
     tasks.run_inbound()
     [r] = recipients(alert)
     assert r.state is RecipientState.SENT and r.error_code is None
+
+
+def test_one_batch_at_a_time_per_alert_so_the_rate_holds(sms, tasks):
+    alert = draft(sms, numbers(3))
+    start(alert, db.session.get(User, alert.author_id))
+    # Another worker's batch holds the alert: a second batch task sends nothing.
+    alert.batch_until = utcnow() + timedelta(minutes=1)
+    db.session.commit()
+    assert sending.run_batch(alert.id) == {"busy": 1}
+    assert sms.fake.sent() == []
+    assert sending.stalled(utcnow(), utcnow()) == []  # nor does the sweeper kick it
+    db.session.rollback()
+    # A hold whose worker died runs out by itself.
+    alert = db.session.get(type(alert), alert.id)
+    alert.batch_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert sending.stalled(utcnow(), utcnow()) == [(sending.BATCH_TASK, (alert.id,))]
+    db.session.commit()
+    tasks.sent.clear()
+    assert sending.run_batch(alert.id) == {"sent": 3}
+    db.session.expire_all()
+    assert alert.batch_until is None and alert.state is AlertState.DONE

@@ -99,13 +99,15 @@ def opted_out_among(tenant_id: int, phones: list[str]) -> set[str]:
 def run_batch(alert_id: int) -> dict[str, int]:
     """Send up to ALERT_BATCH_SIZE recipients of the alert at the configured rate; queue the
     next batch when more are due. Returns counts of what this batch did."""
-    alert = db.session.get(Alert, alert_id)
-    if alert is None or alert.state is not AlertState.SENDING:
-        return {}
-    take_back_abandoned(alert_id)
-    db.session.commit()
     size = int(current_app.config["ALERT_BATCH_SIZE"])
     gap = 1.0 / float(current_app.config["ALERT_RATE_PER_SECOND"])
+    if not _hold(alert_id, size * gap):
+        db.session.commit()
+        return {"busy": 1}  # another batch is sending it; it queues the next one
+    alert = db.session.get(Alert, alert_id)
+    assert alert is not None
+    take_back_abandoned(alert_id)
+    db.session.commit()
     now = utcnow()
     ids = list(
         db.session.scalars(
@@ -125,6 +127,7 @@ def run_batch(alert_id: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     account = db.session.get(ChannelAccount, alert.channel_account_id)
     if account is None:
+        finish_or_continue(alert_id)
         return counts
     client = None
     last = 0.0
@@ -134,7 +137,10 @@ def run_batch(alert_id: int) -> dict[str, int]:
     )
     blocked = opted_out_among(alert.tenant_id, phones)
     db.session.commit()
-    for rid in ids:
+    for n, rid in enumerate(ids, start=1):
+        if n % 50 == 0:  # a long batch (slow answers) keeps its hold
+            _hold(alert_id, (len(ids) - n) * gap, renew=True)
+            db.session.commit()
         wait = last + gap - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -144,6 +150,10 @@ def run_batch(alert_id: int) -> dict[str, int]:
                 client = make_client(account)
             except services.NotConfigured as exc:
                 log.error("alert %s: %s", alert_id, exc)
+                alert_row = db.session.get(Alert, alert_id)
+                if alert_row is not None:
+                    alert_row.batch_until = None  # kicked again by the sweeper
+                db.session.commit()
                 return counts
         outcome = send_one(rid, client=client, job=job, blocked=blocked)
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -151,11 +161,27 @@ def run_batch(alert_id: int) -> dict[str, int]:
     return counts
 
 
+def _hold(alert_id: int, seconds: float, renew: bool = False) -> bool:
+    """Take (or renew) the alert's batch hold: only one batch sends an alert at a time. The
+    hold lasts the batch's paced sending plus a send lease, so a batch whose worker was killed
+    frees it by itself."""
+    now = utcnow()
+    until = now + timedelta(seconds=seconds) + lease()
+    q = update(Alert).where(Alert.id == alert_id, Alert.state == AlertState.SENDING)
+    if not renew:
+        q = q.where(or_(Alert.batch_until.is_(None), Alert.batch_until <= now))
+    return bool(db.session.execute(q.values(batch_until=until)).rowcount == 1)
+
+
 def finish_or_continue(alert_id: int) -> None:
     """Mark the alert done when nobody is left to send to, else queue the next batch if some
-    are due now (later retries are kicked by the sweeper)."""
+    are due now (later retries are kicked by the sweeper). Releases the batch hold."""
     alert = db.session.get(Alert, alert_id, with_for_update=True)
-    if alert is None or alert.state is not AlertState.SENDING:
+    if alert is None:
+        db.session.commit()
+        return
+    alert.batch_until = None
+    if alert.state is not AlertState.SENDING:
         db.session.commit()
         return
     now = utcnow()
@@ -501,6 +527,7 @@ def stalled(now: datetime, stale: datetime) -> list[tuple[str, tuple[Any, ...]]]
             AlertRecipient.state == RecipientState.QUEUED,
             or_(AlertRecipient.next_attempt_at.is_(None), AlertRecipient.next_attempt_at <= now),
             ~busy,
+            or_(Alert.batch_until.is_(None), Alert.batch_until <= now),
         )
         .distinct()
         .limit(100)

@@ -78,6 +78,9 @@ class Alert(TenantScoped, Timestamped, db.Model):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While a batch task sends it: when that batch's hold runs out. One batch at a time per
+    # alert, so the rate holds however many workers there are (channels/sms_alerts/sending.py).
+    batch_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The archive item its text was flagged as (an outgoing, U, entry).
     archive_item_id: Mapped[int | None] = mapped_column(Integer)
 

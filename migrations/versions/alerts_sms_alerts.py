@@ -57,6 +57,7 @@ def upgrade():
         sa.Column("approved_at", sa.DateTime(timezone=True)),
         sa.Column("started_at", sa.DateTime(timezone=True)),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("batch_until", sa.DateTime(timezone=True)),
         sa.Column("archive_item_id", sa.Integer()),
     )
     op.create_index("ix_alert_tenant_created", "alert", ["tenant_id", "id"])
