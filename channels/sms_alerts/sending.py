@@ -8,9 +8,11 @@ Twilio's Messages list for a message from us to that number with the alert's tex
 uncertain attempt began (channels/twilio_sms/reconcile.py, as replies do), adopts it if there
 is one, and sends only when Twilio positively has none, ALERT_SETTLE_SECONDS after the attempt.
 
-Batches hold ALERT_RATE_PER_SECOND: a worker spaces its calls to Twilio. A batch task
-re-queues itself until no recipient is left; the sweeper (workers/housekeeping.py) takes back
-recipients whose worker died and kicks alerts whose task was lost.
+Batches hold ALERT_RATE_PER_SECOND: a worker spaces its calls to Twilio, and one batch at a
+time sends an alert (Alert.batch_until, a hold that runs out by itself if its worker dies). A
+batch task re-queues itself until no recipient is left; the sweeper
+(workers/housekeeping.py) takes back recipients whose worker died and kicks alerts whose task
+was lost.
 """
 
 from __future__ import annotations
