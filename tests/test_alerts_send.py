@@ -266,3 +266,20 @@ def test_one_batch_at_a_time_per_alert_so_the_rate_holds(sms, tasks):
     assert sending.run_batch(alert.id) == {"sent": 3}
     db.session.expire_all()
     assert alert.batch_until is None and alert.state is AlertState.DONE
+
+
+def test_sent_through_the_messaging_service_when_chosen(sms, tasks):
+    sms.account.config = {**sms.account.config, "messaging_service_sid": "MG" + "1" * 32}
+    db.session.commit()
+    alert = draft(sms, numbers(2), sender="service")
+    start(alert, db.session.get(User, alert.author_id))
+    tasks.run_all()
+    sent = sms.fake.sent()
+    assert len(sent) == 2
+    assert {m["messaging_service_sid"] for m in sent} == {"MG" + "1" * 32}
+    assert {m["from"] for m in sent} == {None}
+
+
+def test_messaging_service_cannot_be_chosen_for_a_number_without_one(sms):
+    with pytest.raises(alerts.AlertError, match="service"):
+        draft(sms, numbers(1), sender="service")
