@@ -29,6 +29,10 @@ HANDLERS: dict[str, str] = {
     "webchat": "channels.webchat.inbound:handle",
 }
 
+# Run on each group of new messages before it is stored, to fill in what is cheaper to look up
+# for the whole group at once than per message: "module:function(items)".
+PREPARE: tuple[str, ...] = ("channels.sms_alerts.replies:thread_many",)
+
 Handler = Callable[[InboundEvent, ChannelAccount, "Batch"], None]
 _loaded: dict[str, Handler] = {}
 
@@ -99,7 +103,11 @@ class Batch:
     def _store(self, group: list[_Store]) -> None:
         if not group:
             return
-        results = ingest_many([(s.account, s.inbound) for s in group])
+        items = [(s.account, s.inbound) for s in group]
+        for path in PREPARE:
+            module, _, name = path.partition(":")
+            getattr(import_module(module), name)(items)
+        results = ingest_many(items)
         for step, (message, created) in zip(group, results, strict=True):
             if step.after is not None:
                 _attributed(step.event_id, partial(step.after, message, created))

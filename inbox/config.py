@@ -120,6 +120,21 @@ DEFAULTS: dict[str, Any] = {
     # OpenID Connect (docs/sso.md): providers must be https and, in production mode, on
     # public addresses; plain http is allowed for loopback only when this is set (tests).
     "OIDC_ALLOW_HTTP_LOOPBACK": False,
+    # SMS alerts (docs/sms.md, "Alerts"): messages per second one sending worker holds to
+    # (Twilio queues what a number or Messaging Service cannot pass on at once), recipients a
+    # worker takes per task, the list size above which a second person must confirm, the
+    # price estimate per segment, how long replies count as answers to an alert, the largest
+    # CSV upload and recipient count, and how long after an attempt whose answer was lost a
+    # lookup that finds nothing at Twilio is believed.
+    "ALERT_RATE_PER_SECOND": 10.0,
+    "ALERT_BATCH_SIZE": 200,
+    "ALERT_CONFIRM_ABOVE": 500,
+    "ALERT_PRICE_PER_SEGMENT": 0.60,
+    "ALERT_PRICE_CURRENCY": "NOK",
+    "ALERT_REPLY_WINDOW_HOURS": 72,
+    "ALERT_MAX_CSV_BYTES": 1536 * 1024,  # below MAX_CONTENT_LENGTH, which bounds the upload
+    "ALERT_MAX_RECIPIENTS": 50000,
+    "ALERT_SETTLE_SECONDS": 60,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -156,6 +171,15 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "REALTIME_STREAM_SECONDS": (int, float),
     "REALTIME_POLL_SECONDS": (int, float),
     "REALTIME_RETRY_MS": int,
+    "ALERT_RATE_PER_SECOND": (int, float),
+    "ALERT_BATCH_SIZE": int,
+    "ALERT_CONFIRM_ABOVE": int,
+    "ALERT_PRICE_PER_SEGMENT": (int, float),
+    "ALERT_PRICE_CURRENCY": str,
+    "ALERT_REPLY_WINDOW_HOURS": (int, float),
+    "ALERT_MAX_CSV_BYTES": int,
+    "ALERT_MAX_RECIPIENTS": int,
+    "ALERT_SETTLE_SECONDS": (int, float),
 }
 
 

@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
     from archiving.views import bp as records_bp
     from channels.facebook.views import bp as facebook_bp
     from channels.instagram.views import bp as instagram_bp
+    from channels.sms_alerts.views import bp as alerts_bp
     from channels.twilio_sms.views import bp as twilio_sms_bp
     from channels.webchat.idporten_views import bp as webchat_idporten_bp
     from channels.webchat.staff import bp as webchat_staff_bp
@@ -80,6 +81,7 @@ def register(app: Flask) -> None:
         auditlog_bp,
         routing_bp,
         insight_bp,
+        alerts_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -332,9 +332,45 @@ def test_backlog_and_current_waiting_time(factory):
     assert b.wait.p50 == 30 * 60 and b.longest == 50 * 60
 
 
-def test_no_alerts_until_the_alerts_feature_exists(factory):
-    tenant = factory.tenant()
-    assert insight.sms_alert_stats(tenant, Period(date(2026, 9, 1), date(2026, 9, 30))) is None
+def test_sms_alert_volume_and_delivery_rate(factory):
+    """Counted by when each message went to Twilio, in the municipality's time zone: a message
+    sent at 23:30 UTC on 30 September is 1 October in Oslo, outside September."""
+    from inbox.models import ChannelKind
+    from inbox.models.alerts import Alert, AlertRecipient, RecipientState
+
+    tenant, other = factory.tenant(), factory.tenant()
+    sept = Period(date(2026, 9, 1), date(2026, 9, 30))
+    assert insight.sms_alert_stats(tenant, sept).sent == 0
+
+    def alert(t, states, sent_at):  # type: ignore[no-untyped-def]
+        account = factory.channel(t, ChannelKind.SMS)
+        a = Alert(
+            tenant_id=t.id, channel_account_id=account.id, title="Vann", body="Vannet er borte"
+        )
+        db.session.add(a)
+        db.session.flush()
+        for i, state in enumerate(states):
+            db.session.add(
+                AlertRecipient(
+                    tenant_id=t.id,
+                    alert_id=a.id,
+                    phone=f"+479100{a.id:02d}{i:02d}",
+                    state=state,
+                    sent_at=sent_at,
+                )
+            )
+
+    d, u, f = RecipientState.DELIVERED, RecipientState.UNDELIVERED, RecipientState.FAILED
+    alert(tenant, [d, d, d, u], datetime(2026, 9, 10, 8, tzinfo=UTC))
+    alert(tenant, [d, f, RecipientState.SENT], datetime(2026, 9, 20, 8, tzinfo=UTC))
+    alert(tenant, [d, d], datetime(2026, 9, 30, 23, 30, tzinfo=UTC))  # 1 October in Oslo
+    alert(other, [d] * 5, datetime(2026, 9, 15, 8, tzinfo=UTC))  # another municipality
+    db.session.commit()
+    stats = insight.sms_alert_stats(tenant, sept)
+    assert (stats.alerts, stats.sent, stats.delivered, stats.failed) == (2, 7, 4, 2)
+    assert stats.rate == pytest.approx(4 / 7)
+    october = insight.sms_alert_stats(tenant, Period(date(2026, 10, 1), date(2026, 10, 31)))
+    assert (october.alerts, october.sent, october.delivered) == (1, 2, 2)
 
 
 def test_previous_period_has_the_same_length():

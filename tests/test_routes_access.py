@@ -7,6 +7,7 @@ Adding a route? Add ONE line to ROUTES: the endpoint and who may use it:
   RECORDS    records officers (and admins)
   ADMIN      admins only
   REGION     regional administrators only (installation-wide; their URLs name a spare tenant)
+  ALERTS     caseworkers with alert rights (a membership flag) and admins (SMS alerts)
 If the URL has a parameter this file does not know yet, add it to `World.params`.
 The test fails when an endpoint is missing from the table, or listed but gone.
 
@@ -27,6 +28,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from archiving import triage
+from channels.sms_alerts import services as alerts
 from inbox.extensions import db
 from inbox.models import (
     Attachment,
@@ -46,6 +48,7 @@ from tests.factories import PASSWORD
 
 PUBLIC, USER, STAFF, RECORDS, ADMIN = "public", "user", "staff", "records", "admin"
 REGION = "region"
+ALERTS = "alerts"
 
 ROUTES: dict[str, str] = {
     "static": PUBLIC,
@@ -194,6 +197,16 @@ ROUTES: dict[str, str] = {
     "routing.delete_rule": ADMIN,
     "routing.assignment": ADMIN,
     "routing.set_available": ADMIN,
+    # SMS alerts (channels/sms_alerts): a caseworker needs the alert right; admins grant it.
+    "alerts.index": ALERTS,
+    "alerts.new": ALERTS,
+    "alerts.create": ALERTS,
+    "alerts.show": ALERTS,
+    "alerts.progress": ALERTS,
+    "alerts.confirm": ALERTS,
+    "alerts.cancel": ALERTS,
+    "alerts.flag_archive": ALERTS,
+    "alerts.rights": ADMIN,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
@@ -203,8 +216,16 @@ ALLOWED = {
     RECORDS: "records",
     ADMIN: "admin",
     REGION: "regional",
+    ALERTS: "alerter",
 }
-LOWER = {USER: None, STAFF: None, RECORDS: "caseworker", ADMIN: "records", REGION: "admin"}
+LOWER = {
+    USER: None,
+    STAFF: None,
+    RECORDS: "caseworker",
+    ADMIN: "records",
+    REGION: "admin",
+    ALERTS: "caseworker",
+}
 OBJECT_PARAMS = {
     "conversation_id",
     "contact_id",
@@ -219,6 +240,7 @@ OBJECT_PARAMS = {
     "account_id",
     "widget_account_id",
     "rule_id",
+    "alert_id",
 }
 
 
@@ -241,7 +263,10 @@ class World:
             "admin": factory.user(self.tenant, Role.ADMIN),
             "other_admin": factory.user(other, Role.ADMIN),
             "regional": regional,
+            "alerter": factory.user(self.tenant, Role.CASEWORKER),
         }
+        alerts.grant(self.tenant.id, self.users["alerter"], True)
+        self.sms = factory.channel(self.tenant, ChannelKind.SMS, external_id="+4740000099")
         db.session.add(TeamMember(team_id=self.team.id, user_id=self.users["caseworker"].id))
         db.session.commit()
         self.clients: dict[str | None, Any] = {None: app.test_client()}
@@ -288,6 +313,16 @@ class World:
                 TeamMember(team_id=team.id, user_id=colleague.id),
             ]
         )
+        alert = alerts.create(
+            self.tenant.id,
+            self.users["alerter"],
+            title=f"Varsel {conv.id}",
+            body="Vannet er stengt.",
+            account_id=self.sms.id,
+            sender="number",
+            team_id=None,
+            source=alerts.Source("test", [{"phone": "+4791234567"}]),
+        )
         db.session.commit()
         return {
             "tenant_id": self.tenant.id,
@@ -327,6 +362,7 @@ class World:
                 self.tenant, ChannelKind.WEB_COMMENTS, config={"source": "webhook"}
             ).id,
             "chart": "summary",
+            "alert_id": alert.id,
         }
 
 

@@ -22,6 +22,7 @@ TASK_MODULES = [
     "channels.twilio_sms.tasks",
     "channels.facebook.tasks",
     "workers.insight",
+    "channels.sms_alerts.tasks",
 ]
 QUEUES = ("inbound", "outbound", "archiving", "default")
 

@@ -28,7 +28,13 @@ def form_of(event: InboundEvent) -> MultiDict[str, str]:
 def handle_inbound(event: InboundEvent, account: ChannelAccount, batch: Batch) -> None:
     sms = sms_form.parse_inbound(form_of(event))
     inbound = services.inbound_message(
-        account, sid=sms.sid, from_=sms.from_, body=sms.body, media=sms.media, meta=sms.meta
+        account,
+        sid=sms.sid,
+        from_=sms.from_,
+        body=sms.body,
+        media=sms.media,
+        meta=sms.meta,
+        alert_thread=False,  # looked up for the whole batch (channels/inbound.PREPARE)
     )
     opt_out = sms.opt_out_type
     batch.store(
@@ -42,6 +48,14 @@ def handle_status(event: InboundEvent, account: ChannelAccount, batch: Batch) ->
     report = sms_form.parse_status(form_of(event))
     query = MultiDict(parse_qsl(urlsplit(event.url).query))
     message_id = query.get("m", type=int)
+    if "a" in query:  # an alert's SMS: the URL names the recipient (channels/sms_alerts)
+        from channels.sms_alerts.sending import apply_status as alert_status
+
+        rid = query.get("a", type=int)
+        batch.apply(
+            lambda: alert_status(account, report.sid, report.status, report.error_code, rid)
+        )
+        return
     batch.apply(
         lambda: services.apply_status(
             account, report.sid, report.status, report.error_code, message_id

@@ -235,13 +235,18 @@ def inbound_message(
     media: list[dict[str, str]],
     sent_at: datetime | None = None,
     meta: dict[str, Any] | None = None,
+    alert_thread: bool = True,
 ) -> InboundMessage:
-    """The InboundMessage for an SMS/MMS (files are fetched later, see `received`)."""
+    """The InboundMessage for an SMS/MMS (files are fetched later, see `received`). Whether it
+    answers an alert is looked up here unless `alert_thread` is False (the inbound worker's
+    batch looks it up for all its messages at once, channels/sms_alerts/replies.thread_many)."""
     body = clean_text(body or "")  # pulled messages too: no NUL, cut to MAX_MESSAGE_CHARS
     phone = sender_identity(from_, account)
     info = {"from": phone, "to": account.external_id, **(meta or {})}
     if media:
         info["pending_media"] = media[:MAX_MEDIA]
+    from channels.sms_alerts.replies import thread_key  # an answer to an alert?
+
     return InboundMessage(
         identity_kind=IdentityKind.PHONE,
         identity_value=phone,
@@ -249,6 +254,7 @@ def inbound_message(
         provider_message_id=sid,
         sent_at=sent_at,
         meta=info,
+        thread_key=thread_key(account, phone) if alert_thread else None,
     )
 
 
@@ -275,6 +281,9 @@ def received(
         set_opt_out(account.tenant_id, phone, action == "stop")
     if (message.meta or {}).get("pending_media"):
         enqueue(MEDIA_TASK, message.id)
+    from channels.sms_alerts.replies import link
+
+    link(message)
     if flush:
         db.session.flush()
 

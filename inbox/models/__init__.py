@@ -1,5 +1,12 @@
 """All models, importable from one place (Alembic's env.py imports this and archiving.models)."""
 
+from inbox.models.alerts import (
+    Alert,
+    AlertRecipient,
+    AlertState,
+    RecipientList,
+    RecipientState,
+)
 from inbox.models.api_tokens import ApiScope, ApiToken
 from inbox.models.audit import AuditEntry
 from inbox.models.canned import CannedReply
@@ -64,6 +71,11 @@ __all__ = [
     "InsightDaily",
     "InsightState",
     "InsightTermDaily",
+    "Alert",
+    "AlertRecipient",
+    "AlertState",
+    "RecipientList",
+    "RecipientState",
 ]
 
 from inbox.models.secrets import StoredSecret  # noqa: E402

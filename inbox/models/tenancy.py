@@ -133,6 +133,8 @@ class Membership(db.Model):
         ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[Role] = mapped_column(enum_column(Role, 32))
+    # A caseworker who may write and send SMS alerts (admins always may); docs/sms.md.
+    may_send_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     tenant: Mapped[Tenant] = relationship(lazy="joined")

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, inspect, literal, null, select, text, tuple_
+from sqlalchemy import case, delete, func, literal, null, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from archiving.models import ArchiveItem, ArchiveState, JournalReceipt
@@ -832,41 +832,50 @@ def backlog(tenant: Tenant, team_id: int | None = None, now: datetime | None = N
     return out
 
 
-# -- SMS alerts (hook) --------------------------------------------------------------------------
-
-ALERT_TABLE = "sms_alert"
+# -- SMS alerts ---------------------------------------------------------------------------------
 
 
 @dataclass
 class AlertStats:
-    sent: int
-    delivered: int
+    alerts: int  # alerts with a message handed to Twilio in the period
+    sent: int  # messages handed to Twilio
+    delivered: int  # of which Twilio reported delivered
+    failed: int  # of which Twilio reported undelivered or failed
 
     @property
     def rate(self) -> float | None:
         return self.delivered / self.sent if self.sent else None
 
 
-def sms_alert_stats(tenant: Tenant, period: Period) -> AlertStats | None:
-    """SMS alert volume and delivery rate, or None while the alerts feature is not installed
-    (no `sms_alert` table): the dashboard then says there are no alerts.
+def sms_alert_stats(tenant: Tenant, period: Period) -> AlertStats:
+    """SMS alert volume and delivery rate: the alert messages sent in the period (by when each
+    was handed to Twilio, in the municipality's time zone) and what their status callbacks
+    said (channels/sms_alerts)."""
+    from inbox.models.alerts import AlertRecipient, RecipientState
 
-    Expects `sms_alert(tenant_id, created_at, delivery_status)`; adjust here when the alerts
-    feature lands with other names."""
-    if not inspect(db.engine).has_table(ALERT_TABLE):
-        return None
     lo, hi = period.bounds(_zone(tenant))
-    if db.engine.dialect.name == "sqlite":  # stored as naive UTC text there
-        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
+    state = AlertRecipient.state
     row = db.session.execute(
-        text(
-            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN delivery_status IN ('delivered', 'read') "  # noqa: S608
-            f"THEN 1 ELSE 0 END), 0) FROM {ALERT_TABLE} "
-            "WHERE tenant_id = :t AND created_at >= :lo AND created_at < :hi"
-        ),
-        {"t": tenant.id, "lo": lo, "hi": hi},
+        select(
+            func.count(func.distinct(AlertRecipient.alert_id)),
+            func.count(),
+            func.coalesce(func.sum(case((state == RecipientState.DELIVERED, 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (state.in_([RecipientState.UNDELIVERED, RecipientState.FAILED]), 1),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+        ).where(
+            AlertRecipient.tenant_id == tenant.id,
+            AlertRecipient.sent_at >= lo,
+            AlertRecipient.sent_at < hi,
+        )
     ).one()
-    return AlertStats(int(row[0]), int(row[1]))
+    return AlertStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
 def teams_of(tenant_id: int) -> list[Team]:

@@ -406,12 +406,14 @@ def build_tables(tenant: Tenant, period: Period, team_id: int | None) -> dict[st
 
     alerts = insight.sms_alert_stats(tenant, period)
     alerts_t = Table("alerts", _("SMS alerts"), [_("Measure"), _("This period")])
-    if alerts is None:
-        alerts_t.note = _("No alerts: SMS alerts are not set up in this installation.")
+    if not alerts.sent:
+        alerts_t.note = _("No SMS alerts were sent in this period.")
     else:
         alerts_t.rows = [
-            [_("Alerts sent"), _num(alerts.sent)],
+            [_("Alerts"), _num(alerts.alerts)],
+            [_("Messages sent"), _num(alerts.sent)],
             [_("Delivered"), _num(alerts.delivered)],
+            [_("Not delivered"), _num(alerts.failed)],
             [_("Delivery rate"), _share(alerts.delivered, alerts.sent)],
         ]
     tables["alerts"] = alerts_t
