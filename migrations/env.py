@@ -31,6 +31,15 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     with db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the old one; with foreign
+            # keys enforced, that DROP would delete every row that references the table
+            # (ON DELETE CASCADE: dropping `tenant` would empty `contact`). SQLite ignores this
+            # pragma inside a transaction, so it is set before ours begins, and the keys are
+            # checked once the migrations are done.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -40,6 +49,13 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left rows without their parents: {broken[:5]}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():
