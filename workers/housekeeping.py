@@ -61,8 +61,21 @@ def stale_before(now: datetime) -> datetime:
     return now - (timedelta(seconds=seconds) if seconds is not None else STALE)
 
 
+def _load_sources() -> None:
+    """Sources register when their task module is imported: import them all, so the sweep
+    finds every source wherever it runs (a worker imports them at start, other processes
+    might not have)."""
+    from importlib import import_module
+
+    from workers.celery_app import TASK_MODULES
+
+    for module in TASK_MODULES:
+        import_module(module)
+
+
 @shared_task(name="servicetorg.housekeeping.sweep")
 def sweep() -> dict[str, int]:
+    _load_sources()
     now = utcnow()
     stale = stale_before(now)
     abandoned = _take_back_abandoned_sends(now)
