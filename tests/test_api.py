@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from archiving.adapters.embedded_models import RecordsCase
 from archiving.models import ArchiveItem
 from inbox.extensions import db
 from inbox.models import (
@@ -379,6 +380,17 @@ def test_flagging_follows_the_flag_forms_rules(town):
     assert body["errors"] == [{"field": "title", "message": "The journal entry needs a title."}]
     body = problem(api.post(base, {"case_number": "1234", "title": "T"}), 422)
     assert "year/number" in body["detail"]
+    # The case is looked up in the tenant's records system when flagging.
+    body = problem(
+        api.post(base, {"case_number": "2026/1234", "title": "T", "anonymous": True}), 422
+    )
+    assert body["errors"][0]["field"] == "case_number"
+    assert "There is no case 2026/1234 in the records system" in body["detail"]
+    assert db.session.scalars(select(ArchiveItem)).all() == []
+    db.session.add(
+        RecordsCase(tenant_id=conv.tenant_id, saksaar=2026, sakssekvensnummer=1234, title="Søppel")
+    )
+    db.session.commit()
     ok = api.post(base, {"case_number": "2026/1234", "title": "T", "anonymous": True})
     assert ok.status_code == 201 and ok.get_json()["archive_item"]["case_number"] == "2026/1234"
     body = problem(
