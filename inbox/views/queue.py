@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
-from inbox.models import ChannelKind, ConversationStatus, Team
+from inbox.models import ChannelKind, ConversationStatus, Tag, Team
 from inbox.services import queue as svc
-from inbox.services import realtime
+from inbox.services import realtime, rows
 from inbox.services import search as search_svc
 from inbox.services.access import current
 from inbox.views.live import bp as live_bp
@@ -34,9 +34,13 @@ def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
     teams = db.session.scalars(
         select(Team).where(Team.tenant_id.in_(user.tenant_ids())).order_by(Team.name)
     ).all()
+    tag_names = db.session.scalars(
+        select(Tag.name).where(Tag.tenant_id.in_(user.tenant_ids())).distinct().order_by(Tag.name)
+    ).all()
     return {
         "q": q,
         "teams": teams,
+        "tag_names": tag_names,
         "views": list(svc.View),
         "statuses": list(ConversationStatus),
         "channels": list(ChannelKind),
@@ -47,6 +51,10 @@ def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
         "label_waiting": _("Waiting"),
         "label_flagged": _("Flagged for archive"),
         "label_snoozed": _("Snoozed until"),
+        "label_assigned": _("Assigned to"),
+        "label_unassigned": _("Not assigned"),
+        "label_tags": _("Tags"),
+        "label_from_us": _("We:"),
         "short_time": short_datetime_formatter(),
     }
 
@@ -61,7 +69,11 @@ def index():  # type: ignore[no-untyped-def]
     except svc.BadQuery:
         abort(400, _("The filter or page link is not valid."))
     return render_template(
-        "inbox/queue.html", page=page, counts=svc.counts(user), **_filter_context(q)
+        "inbox/queue.html",
+        page=page,
+        counts=svc.counts(user),
+        rows={r.conv.id: r for r in rows.build(page.conversations)},
+        **_filter_context(q),
     )
 
 
@@ -74,4 +86,12 @@ def search():  # type: ignore[no-untyped-def]
     if len(text) > search_svc.MAX_QUERY_CHARS:
         abort(400, _("The search is too long."))
     results = search_svc.search(user, text, q) if text.strip() else None
-    return render_template("inbox/search.html", results=results, text=text, **_filter_context(q))
+    found = [h.conversation for h in [*results.contacts, *results.messages]] if results else []
+    unique = list({c.id: c for c in found}.values())
+    return render_template(
+        "inbox/search.html",
+        results=results,
+        text=text,
+        rows={r.conv.id: r for r in rows.build(unique)},
+        **_filter_context(q),
+    )
