@@ -23,11 +23,12 @@ from archiving.models import ArchiveItem
 from channels.registry import reply_limits
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
-from inbox.models import Attachment, DeliveryStatus, Message, Role
-from inbox.services import canned, thread
+from inbox.models import Attachment, DeliveryStatus, Message, Role, Tag
+from inbox.services import canned, rows, tags, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
-from inbox.views import privacy
+from inbox.views import actions, privacy
+from inbox.views import queue as queue_views
 
 bp = Blueprint("conversation", __name__, url_prefix="/c")
 
@@ -62,9 +63,24 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         draft = filled[int(chosen)]
     staff, teams = thread.staff_and_teams(conv.tenant_id)
     card = thread.contact_card(conv, user)
+    # ?pane=1: only the conversation, for the workspace to swap in (static/js/workspace.js).
+    pane_only = request.args.get("pane") == "1"
+    listing = (
+        {"ws_query": queue_views.remembered_query()}
+        if pane_only
+        else queue_views.list_context(user, conv.id)
+    )
     page = render_template(
-        "inbox/conversation.html",
+        "inbox/_conversation_pane.html" if pane_only else "inbox/conversation.html",
+        **listing,
+        undo=actions.pending_undo(conv.id),
+        undo_seconds=int(current_app.config.get("UNDO_SECONDS", 10)),
+        conv_tags=tags.names_for([conv.id]).get(conv.id, []),
+        tag_suggestions=db.session.scalars(
+            select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(200)
+        ).all(),
         conv=conv,
+        who=rows.readable_name(conv),
         thread=thread.thread(conv, user),
         labels=_labels(),
         when=short_datetime_formatter(),
@@ -83,6 +99,10 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
     )
     svc.mark_read(conv)
     db.session.commit()
+    if pane_only:
+        resp = Response(page, mimetype="text/html")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
     return page
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -29,6 +29,46 @@ def _query() -> svc.QueueQuery:
         abort(400, _("The filter or page link is not valid."))
 
 
+def row_context() -> dict:  # type: ignore[type-arg]
+    """Per-row constants of a queue list, computed once per page."""
+    return {
+        "conv_base": url_for("conversation.show", conversation_id=0).rsplit("/", 1)[0],
+        "label_unread": _("Unread"),
+        "label_waiting": _("Waiting"),
+        "label_flagged": _("Flagged for archive"),
+        "label_snoozed": _("Snoozed until"),
+        "label_assigned": _("Assigned to"),
+        "label_unassigned": _("Not assigned"),
+        "label_tags": _("Tags"),
+        "label_from_us": _("We:"),
+        "short_time": short_datetime_formatter(),
+    }
+
+
+QUEUE_ARGS = "queue_args"
+
+
+def remembered_query() -> svc.QueueQuery:
+    """The queue the user last looked at (its filters), for the list beside a conversation."""
+    try:
+        return svc.QueueQuery.from_args(session.get(QUEUE_ARGS) or {})
+    except svc.BadQuery:
+        return svc.QueueQuery()
+
+
+def list_context(user, open_id: int | None = None) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The workspace's queue list: the remembered queue's first page, with its rows."""
+    q = remembered_query()
+    page = svc.queue_page(user, q)
+    return {
+        "ws_query": q,
+        "ws_page": page,
+        "rows": {r.conv.id: r for r in rows.build(page.conversations)},
+        "open_id": open_id,
+        **row_context(),
+    }
+
+
 def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
     user = current()
     teams = db.session.scalars(
@@ -45,17 +85,7 @@ def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
         "statuses": list(ConversationStatus),
         "channels": list(ChannelKind),
         "sorts": list(svc.Sort),
-        # Per-row constants, computed once per page.
-        "conv_base": url_for("conversation.show", conversation_id=0).rsplit("/", 1)[0],
-        "label_unread": _("Unread"),
-        "label_waiting": _("Waiting"),
-        "label_flagged": _("Flagged for archive"),
-        "label_snoozed": _("Snoozed until"),
-        "label_assigned": _("Assigned to"),
-        "label_unassigned": _("Not assigned"),
-        "label_tags": _("Tags"),
-        "label_from_us": _("We:"),
-        "short_time": short_datetime_formatter(),
+        **row_context(),
     }
 
 
@@ -68,11 +98,14 @@ def index():  # type: ignore[no-untyped-def]
         page = svc.queue_page(user, q, request.args.get("cursor") or None)
     except svc.BadQuery:
         abort(400, _("The filter or page link is not valid."))
+    if session.get(QUEUE_ARGS) != q.as_args():
+        session[QUEUE_ARGS] = q.as_args()
     return render_template(
         "inbox/queue.html",
         page=page,
         counts=svc.counts(user),
         rows={r.conv.id: r for r in rows.build(page.conversations)},
+        ws_query=q,
         **_filter_context(q),
     )
 
