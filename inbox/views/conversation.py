@@ -24,7 +24,7 @@ from channels.registry import reply_limits
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
 from inbox.models import Attachment, DeliveryStatus, Message, Role, Tag
-from inbox.services import canned, rows, tags, thread
+from inbox.services import canned, reply_routes, rows, tags, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
 from inbox.views import actions, privacy
@@ -81,6 +81,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         ).all(),
         conv=conv,
         who=rows.readable_name(conv),
+        routes=reply_routes.routes_for(conv, user),
         thread=thread.thread(conv, user),
         labels=_labels(),
         when=short_datetime_formatter(),
@@ -130,10 +131,17 @@ def reply(conversation_id: int):  # type: ignore[no-untyped-def]
             svc.add_note(conv, user, request.form.get("body", ""))
         else:
             body = request.form.get("body", "")
-            limit = reply_limits(conv)["max_chars"]
+            target = conv
+            route = request.form.get("route", "")
+            if route and route != f"conv:{conv.id}":
+                try:
+                    target = reply_routes.target_for(conv, user, route)
+                except LookupError:
+                    abort(400, _("That reply channel is not offered for this conversation."))
+            limit = reply_limits(target)["max_chars"]
             if len(body.replace("\r\n", "\n").strip()) > limit:
                 raise svc.InvalidReply("too_long")
-            svc.reply(conv, user, body)
+            svc.reply(target, user, body)
     except svc.InvalidReply as exc:
         db.session.rollback()
         reason = str(exc)
