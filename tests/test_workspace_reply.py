@@ -103,3 +103,16 @@ def test_no_channel_can_reply_says_so_once_and_send_is_disabled(
     assert box.count("Svar kan ikke publiseres automatisk på dette nettstedet.") == 1
     assert '<button type="submit" disabled>Send</button>' in box
     assert 'name="kind" value="note"' in box  # a note can still be written
+
+
+def test_a_public_comment_thread_is_never_offered_for_a_private_answer(
+    client, login, town, factory
+):
+    conv = town["conv"]
+    page_account = factory.channel(town["tenant"], ChannelKind.FACEBOOK_COMMENTS)
+    public = factory.conversation(page_account, body="Kommentar", thread_key="post-1")
+    public.contact_id = conv.contact_id
+    db.session.commit()
+    login(town["cw"])
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    assert f'value="conv:{public.id}"' not in page

@@ -19,6 +19,11 @@ from inbox.services.access import visible_conversations_clause
 from inbox.services.rows import format_phone
 
 
+# A public comment thread is never offered as another way to answer: a private question must
+# not be answered in public.
+PUBLIC = {ChannelKind.FACEBOOK_COMMENTS, ChannelKind.INSTAGRAM_COMMENTS, ChannelKind.WEB_COMMENTS}
+
+
 @dataclass
 class Route:
     key: str  # "conv:<id>" or "sms:<account id>:<E.164 number>"
@@ -77,8 +82,8 @@ def routes_for(conv: Conversation, user: User) -> Routes:
     ).all()
     seen_accounts = {conv.channel_account_id}
     for other in others:
-        if other.channel_account_id in seen_accounts:
-            continue  # the latest conversation per channel account
+        if other.channel_account_id in seen_accounts or other.channel_account.kind in PUBLIC:
+            continue  # the latest private conversation per channel account
         seen_accounts.add(other.channel_account_id)
         routes.append(
             Route(

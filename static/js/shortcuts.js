@@ -83,7 +83,25 @@
       });
   }
 
+  // The archive flag form, opened on demand (templates/archiving/_panel.html).
+  function flagForArchive() {
+    var details = document.getElementById("flag-details");
+    if (!details) return;
+    details.open = true;
+    details.scrollIntoView({ block: "start" });
+    var field = details.querySelector("input:not([type=hidden]), select, textarea");
+    (field || details.querySelector("summary")).focus();
+  }
+
+  document.addEventListener("click", function (e) {
+    var link = e.target && e.target.closest ? e.target.closest("#archive-open") : null;
+    if (!link || !document.getElementById("flag-details")) return;
+    e.preventDefault();
+    flagForArchive();
+  });
+
   var actions = {
+    f: flagForArchive,
     j: function () { move(1); },
     k: function () { move(-1); },
     r: function () { compose("reply"); },
