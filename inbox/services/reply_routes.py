@@ -18,7 +18,6 @@ from inbox.normalise import normalise_phone
 from inbox.services.access import visible_conversations_clause
 from inbox.services.rows import format_phone
 
-
 # A public comment thread is never offered as another way to answer: a private question must
 # not be answered in public.
 PUBLIC = {ChannelKind.FACEBOOK_COMMENTS, ChannelKind.INSTAGRAM_COMMENTS, ChannelKind.WEB_COMMENTS}
