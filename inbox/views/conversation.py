@@ -117,6 +117,16 @@ def _labels() -> dict[str, str]:
         ),
         reveal=_("Reveal"),
     )
+    labels.update(
+        staff_only=_("only staff see this"),
+        edited=_("edited"),
+        removed=_("removed"),
+        why_queued=_("waiting to be sent"),
+        why_sending=_("being sent"),
+        why_sent=_("handed to the channel, delivery not yet confirmed"),
+        why_delivered=_("delivered to the citizen"),
+        why_read=_("read by the citizen"),
+    )
     return labels
 
 
