@@ -5,9 +5,14 @@ A/AA) at 1280 and 390 px and no sideways scrolling at 320 px."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+from inbox.extensions import db
 from inbox.models import ChannelKind, IdentityKind, Role
+from inbox.services import conversations
 from tests.browser import DESKTOP, PHONE, audit, chromium
 from tests.factories import PASSWORD
 from tests.live import live_server
@@ -128,3 +133,35 @@ def test_without_javascript_every_link_is_a_full_page(app, town):
         page.wait_for_url(f"{base}/c/{town['older']}")
         assert page.locator("#ws-list").is_visible() and page.locator("#conv-h").is_visible()
         context.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SERVICETORG_SCREENSHOTS"),
+    reason="set SERVICETORG_SCREENSHOTS=1 to refresh docs/screenshot*.png",
+)
+def test_screenshots_for_the_docs(app, factory):
+    """docs/screenshot.png (1280 px) and docs/screenshot-phone.png (390 px) of the workspace."""
+    tenant = factory.tenant()
+    chat = factory.channel(tenant, ChannelKind.WEBCHAT, name="Chat på eksempel.kommune.no")
+    sms = factory.channel(tenant, ChannelKind.SMS, name="SMS 2222")
+    user = factory.user(tenant, Role.CASEWORKER, name="Sara Saksbehandler")
+    factory.inbound(chat, body="Når tømmes glassavfallet i Storgata?", identity="anon-1")
+    factory.inbound(
+        sms, body="Strømmen er borte i hele gata", kind=IdentityKind.PHONE, identity="+4791234567"
+    )
+    msg = factory.inbound(
+        chat,
+        body="Hei! Jeg har søkt om byggetillatelse for en garasje i Storgata 1 (sak 2026/1). "
+        "Når kan jeg vente svar?",
+        contact_name="Kari Nordmann",
+    )
+    conversations.reply(msg.conversation, user, "Hei! Saken er under behandling.")
+    db.session.commit()
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page(viewport=DESKTOP)
+        sign_in(page, base, user)
+        page.goto(f"{base}/c/{msg.conversation_id}")
+        page.screenshot(path=str(docs / "screenshot.png"))
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(docs / "screenshot-phone.png"))
