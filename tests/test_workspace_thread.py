@@ -68,6 +68,6 @@ def test_thread_says_who_when_where_and_how_far(app, client, login, factory):
     assert "msg--note" in page[page.rindex("<li", 0, page.index(f'id="msg-{note.id}"')) :][:200]
     assert "bare ansatte ser dette" in staff_note
     changed = meta_of(page, edited.id)
-    assert "redigert" in changed and "fjernet" in changed
+    assert "Redigert" in changed and "fjernet" in changed
     # The earlier text is one click away.
     assert "<details" in changed and "Gammel tekst" in changed

@@ -119,7 +119,6 @@ def _labels() -> dict[str, str]:
     )
     labels.update(
         staff_only=_("only staff see this"),
-        edited=_("edited"),
         removed=_("removed"),
         why_queued=_("waiting to be sent"),
         why_sending=_("being sent"),
