@@ -147,6 +147,9 @@ ROUTES: dict[str, str] = {
     "twilio_sms.inbound": PUBLIC,
     "twilio_sms.status": PUBLIC,
     "webcomments.receive": PUBLIC,
+    # The workspace's action bar and its undo.
+    "conversation_actions.apply_bar": STAFF,
+    "conversation_actions.undo": STAFF,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).
