@@ -105,3 +105,22 @@ def test_other_municipality_cannot_use_the_bar(client, login, desk, factory):
     assert client.post(f"/c/{conv.id}/undo").status_code == 404
     db.session.refresh(conv)
     assert conv.status is ConversationStatus.OPEN
+
+
+def test_tags_are_suggested_from_the_first_message(client, login, desk, factory):
+    tenant, cw = desk["tenant"], desk["cw"]
+    conv = factory.conversation(
+        factory.channel(tenant, ChannelKind.SMS), body="Spørsmål om byggesaken min i Storgata"
+    )
+    tags.add(desk["conv"], cw, "byggesak")
+    tags.add(desk["conv"], cw, "skole")
+    db.session.commit()
+    login(cw)
+    page = client.get(f"/c/{conv.id}").get_data(as_text=True)
+    bar = page[page.index('id="tag-suggestions-bar"') :]
+    bar = bar[: bar.index("</div>")]
+    assert "+ byggesak" in bar and "skole" not in bar
+    resp = client.post(f"/c/{conv.id}/actions", data={"tags": "byggesak"})
+    assert "Lagret: stikkord." in client.get(resp.location).get_data(as_text=True)
+    assert tags.names_for([conv.id])[conv.id] == ["byggesak"]
+    assert 'id="tag-suggestions-bar"' not in client.get(f"/c/{conv.id}").get_data(as_text=True)

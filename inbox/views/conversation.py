@@ -76,6 +76,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         undo=actions.pending_undo(conv.id),
         undo_seconds=int(current_app.config.get("UNDO_SECONDS", 10)),
         conv_tags=tags.names_for([conv.id]).get(conv.id, []),
+        suggested_tags=tags.suggest(conv),
         tag_suggestions=db.session.scalars(
             select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(200)
         ).all(),
