@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -170,6 +170,27 @@ def reflag(conversation_id: int, item_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(_("Sent to records staff again."), "success")
     return _back(conv)
+
+
+@bp.get("/case")
+@login_required
+def case(conversation_id: int):  # type: ignore[no-untyped-def]
+    """Look a case number up before flagging, so the form can show the case's title (or why
+    it cannot be used) while the caseworker fills it in."""
+    conv = conversation_for_user(conversation_id)
+    require_role(conv.tenant_id, *STAFF)
+    number = (request.args.get("number") or "").strip()[:20]
+    if not triage.CASE_NUMBER_RE.match(number):
+        return jsonify(ok=False, message=triage.TriageError("case_format").user_message())
+    try:
+        found = triage.check_case(conv, triage.FlagDetails(case_number=number))
+    except triage.TriageError as exc:
+        return jsonify(ok=False, message=exc.user_message())
+    assert found is not None
+    return jsonify(
+        ok=True,
+        message=_("Case %(case)s: %(title)s", case=found.case_number, title=found.title),
+    )
 
 
 def _ids(values: list[str]) -> list[int]:

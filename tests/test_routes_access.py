@@ -150,6 +150,7 @@ ROUTES: dict[str, str] = {
     # The workspace's action bar and its undo.
     "conversation_actions.apply_bar": STAFF,
     "conversation_actions.undo": STAFF,
+    "triage.case": STAFF,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).

@@ -108,6 +108,21 @@ def test_keyboard_only_enter_moves_focus_into_the_conversation(app, town):
         page.close()
 
 
+def test_archive_panel_opens_with_f_and_checks_the_case_number(app, town):
+    with chromium() as browser, live_server(app) as base:
+        page = browser.new_page(viewport=DESKTOP)
+        sign_in(page, base, town["user"])
+        page.goto(f"{base}/c/{town['older']}")
+        assert not page.get_by_label("Tittel på journalposten").is_visible()
+        page.keyboard.press("f")
+        page.wait_for_function("() => document.activeElement.closest('#flag-details')")
+        page.get_by_label("Eksisterende saksnummer", exact=False).fill("2026/77")
+        page.keyboard.press("Tab")
+        page.get_by_text("Det finnes ingen sak 2026/77 i arkivsystemet.", exact=False).wait_for()
+        audit(page)
+        page.close()
+
+
 def test_phone_width_collapses_to_list_then_conversation(app, town):
     with chromium() as browser, live_server(app) as base:
         page = browser.new_page(viewport=PHONE)

@@ -264,3 +264,22 @@ def test_check_case_refuses_an_unknown_case(app, sms):
     with pytest.raises(triage.TriageError) as err:
         triage.check_case(sms["conv"], triage.FlagDetails(case_number="2026/9999"))
     assert str(err.value) == "case_unknown"
+
+
+def test_case_title_is_shown_while_filling_in_the_form(client, login, sms, factory):
+    db.session.add(
+        RecordsCase(tenant_id=sms["tenant"].id, saksaar=2026, sakssekvensnummer=5, title="Klagesak")
+    )
+    db.session.commit()
+    login(sms["cw"])
+    url = f"/c/{sms['conv'].id}/archive/case"
+    assert client.get(url, query_string={"number": "2026/5"}).json == {
+        "ok": True,
+        "message": "Sak 2026/5: Klagesak",
+    }
+    answer = client.get(url, query_string={"number": "2026/6"}).json
+    assert answer["ok"] is False and "Det finnes ingen sak 2026/6" in answer["message"]
+    assert client.get(url, query_string={"number": "x" * 500}).json["ok"] is False
+    stranger = factory.user(factory.tenant(), Role.CASEWORKER)
+    login(stranger)
+    assert client.get(url, query_string={"number": "2026/5"}).status_code == 404

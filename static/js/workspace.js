@@ -92,6 +92,22 @@
     else location.reload();
   });
 
+  // The archive form: when a case number is typed, the records system is asked for the case
+  // and its title (or why it cannot be used) is shown under the field.
+  document.addEventListener("change", function (e) {
+    var field = e.target;
+    if (!field || field.name !== "case_number") return;
+    var panel = field.closest("[data-case-url]");
+    var out = document.querySelector('[data-lookup="' + field.id + '"]');
+    if (!panel || !out) return;
+    if (!field.value.trim()) { out.textContent = ""; return; }
+    var url = new URL(panel.dataset.caseUrl, location.href);
+    url.searchParams.set("number", field.value.trim());
+    fetch(url.href, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (j) { if (j) out.textContent = j.message; });
+  });
+
   // The undo offer goes away after its few seconds (the server refuses a late undo anyway).
   function undoTimer() {
     var form = document.getElementById("undo-form");
