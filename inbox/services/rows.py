@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from inbox.extensions import db
+from inbox.formatting import short_datetime_formatter
 from inbox.models import (
     ChannelKind,
     Conversation,
@@ -171,16 +172,12 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
         else []
     )
     tags = tag_svc.names_for(ids)
-    zone, locale = get_timezone(), str(get_locale())
+    when = short_datetime_formatter()  # compiled once per page (babel per row is slow)
     rows = []
     for conv in convs:
         body, direction = last.get(conv.id, ("", Direction.INBOUND))
         state = state_of(conv, conv.id in answered)
-        snoozed_at = (
-            format_datetime(conv.snoozed_until.astimezone(zone), "short", locale=locale)
-            if conv.snoozed_until
-            else ""
-        )
+        snoozed_at = when(conv.snoozed_until) if conv.snoozed_until else ""
         kind = conv.channel_account.kind.value
         rows.append(
             QueueRow(
@@ -191,7 +188,7 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
                 last_line=first_line(body),
                 last_from_us=direction is Direction.OUTBOUND,
                 ago=relative(conv.last_activity_at, now),
-                at=format_datetime(conv.last_activity_at.astimezone(zone), "full", locale=locale),
+                at=when(conv.last_activity_at),
                 state=state,
                 state_label=state_label(state, conv, snoozed_at),
                 assignee=names.get(conv.assignee_id) if conv.assignee_id else None,
