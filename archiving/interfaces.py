@@ -72,6 +72,16 @@ class Receipt:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CaseInfo:
+    """A case (saksmappe) as the records system knows it, looked up when a caseworker flags
+    messages into it."""
+
+    case_number: str  # saksaar/sakssekvensnummer
+    title: str
+    closed: bool = False  # avsluttet: nothing more can be journalled into it
+
+
 class RecordsUnavailable(Exception):
     """Transient: the records system is down or busy. Retry with back-off."""
 
@@ -101,4 +111,9 @@ class RecordsSystem(Protocol):
 
     def journal(self, request: JournalRequest) -> Receipt:
         """Make the journal entry. Raises RecordsUnavailable or RecordsRejected."""
+        ...
+
+    def lookup_case(self, case_number: str) -> CaseInfo | None:
+        """The case with this number (year/sequence), None if there is none. Raises
+        RecordsUnavailable when the records system cannot answer now."""
         ...

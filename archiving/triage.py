@@ -6,6 +6,7 @@ flushes; the caller (a view) commits. Tasks are queued to be sent after that com
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from archiving import noark
+from archiving.interfaces import CaseInfo, RecordsRejected, RecordsUnavailable
 from archiving.models import ArchiveItem, ArchiveItemMessage, ArchiveState
 from inbox.db import enqueue
 from inbox.extensions import db
-from inbox.models import Conversation, Direction, Message, User
+from inbox.models import Contact, Conversation, Direction, Message, Tenant, User
 from inbox.services import audit
+
+log = logging.getLogger(__name__)
 
 CASE_NUMBER_RE = re.compile(r"^(19|20)\d{2}/\d{1,7}$")
 JOURNALPOST_TYPES = ("I", "U", "N", "X")
@@ -58,10 +62,32 @@ class TriageError(ValueError):
         ),
         "comment": lambda: _("Write a comment to the caseworker."),
         "state": lambda: _("This item cannot be changed any more."),
+        "case_unknown": lambda case="": _(
+            "There is no case %(case)s in the records system. Check the number, or give a "
+            "title for a new case.",
+            case=case,
+        ),
+        "case_closed": lambda case="": _(
+            "Case %(case)s is closed in the records system. Give another case or a title for "
+            "a new case.",
+            case=case,
+        ),
+        "case_unreachable": lambda case="": _(
+            "The records system did not answer, so case %(case)s could not be checked. Try "
+            "again in a moment.",
+            case=case,
+        ),
     }
 
+    def __init__(self, code: str, **params: str) -> None:
+        super().__init__(code)
+        self.params = params
+
     def user_message(self) -> str:
-        return self.MESSAGES.get(str(self), lambda: str(self))()
+        message = self.MESSAGES.get(str(self))
+        if message is None:
+            return str(self)
+        return message(**self.params) if self.params else message()
 
 
 @dataclass
@@ -148,6 +174,29 @@ class FlagDetails:
         return d
 
 
+def check_case(conv: Conversation, details: FlagDetails) -> CaseInfo | None:
+    """Look an existing case up in the tenant's records system when messages are flagged into
+    it, so that a wrong number is refused now rather than after approval. Returns the case
+    (its title confirms the choice), or None for a new case. Raises TriageError."""
+    number = details.case_number.strip()
+    if not number or not CASE_NUMBER_RE.match(number):
+        return None  # clean() explains what is missing or malformed
+    from archiving.adapters import records_system_for
+
+    tenant = db.session.get(Tenant, conv.tenant_id)
+    assert tenant is not None
+    try:
+        info = records_system_for(tenant).lookup_case(number)
+    except (RecordsUnavailable, RecordsRejected, LookupError) as exc:
+        log.warning("case lookup of %s for tenant %s failed: %s", number, tenant.slug, exc)
+        raise TriageError("case_unreachable", case=number) from exc
+    if info is None:
+        raise TriageError("case_unknown", case=number)
+    if info.closed:
+        raise TriageError("case_closed", case=number)
+    return info
+
+
 def _values(form: Mapping[str, str], name: str) -> list[str]:
     """All values of a field that may repeat (checkboxes); a plain mapping holds one string."""
     getlist = getattr(form, "getlist", None)
@@ -160,9 +209,11 @@ def journalposttype_for(message: Message | MessageSummary) -> str:
     return "I" if message.direction is Direction.INBOUND else "U"
 
 
-def default_details(conv: Conversation) -> FlagDetails:
-    """The form's starting values: the citizen as correspondent, anonymous when unnamed."""
-    contact = conv.contact
+def default_details(conv: Conversation, message_ids: Iterable[int] | None = None) -> FlagDetails:
+    """The form's starting values: the author of the flagged messages as correspondent (the
+    first citizen among them; in a comment thread that need not be the conversation's first
+    contact), anonymous when unnamed. message_ids None: every archivable message."""
+    contact = message_author(conv, message_ids)
     address = contact.email or contact.phone or ""
     if not address:
         address = next(
@@ -186,6 +237,44 @@ def default_details(conv: Conversation) -> FlagDetails:
         anonymous=contact.name is None,
         title=conv.subject or "",
     )
+
+
+def message_author(conv: Conversation, message_ids: Iterable[int] | None = None) -> Contact:
+    """The contact who wrote the first citizen message among the given ones (a contact merged
+    into another stands for that one); the conversation's contact when there is none."""
+    query = (
+        select(Message.contact_id)
+        .where(
+            Message.conversation_id == conv.id,
+            Message.is_note.is_(False),
+            Message.direction == Direction.INBOUND,
+            Message.contact_id.is_not(None),
+        )
+        .order_by(Message.sent_at, Message.id)
+        .limit(1)
+    )
+    if message_ids is not None:
+        query = query.where(Message.id.in_([int(i) for i in message_ids]))
+    contact_id = db.session.scalar(query)
+    contact = db.session.get(Contact, contact_id) if contact_id else None
+    if contact is not None and contact.merged_into_id is not None:
+        contact = db.session.get(Contact, contact.merged_into_id)
+    if contact is None or contact.tenant_id != conv.tenant_id:
+        return conv.contact
+    return contact
+
+
+def message_authors(conv: Conversation) -> dict[int, str]:
+    """Message id -> the shown name of who wrote each citizen message of the conversation."""
+    from inbox.services.thread import author_names
+
+    rows = db.session.execute(
+        select(Message.id, Message.contact_id).where(
+            Message.conversation_id == conv.id, Message.direction == Direction.INBOUND
+        )
+    ).all()
+    names = author_names(conv, {cid for _, cid in rows})
+    return {mid: names.get(cid, conv.contact.display_name) for mid, cid in rows if cid}
 
 
 def archivable_messages(conv: Conversation) -> list[Message]:
@@ -248,7 +337,7 @@ def flag_conversation(
 ) -> ArchiveItem:
     """Flag the whole conversation (message_ids None) or the chosen messages."""
     if details is None:
-        details = default_details(conv)
+        details = default_details(conv, message_ids)
         details.case_number, details.new_case_title = case_number, new_case_title
         details.title = title
     d = details.clean()

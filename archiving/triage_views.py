@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -36,12 +36,16 @@ def chooser_context(conv: Conversation) -> dict[str, Any]:
     position in the thread (1-based, for the labels) and their derived entry type."""
     messages = triage.archivable_summaries(conv)
     flagged = triage.flagged_message_ids(conv)
+    free = [m for m in messages if m.id not in flagged]
     return {
         "messages": messages,
-        "free": [m for m in messages if m.id not in flagged],
+        "free": free,
         "derived": {m.id: triage.journalposttype_for(m) for m in messages},
         "position": {m.id: i for i, m in enumerate(messages, 1)},
-        "defaults": triage.default_details(conv),
+        # The form is filled in for the messages it offers: their author, not the
+        # conversation's first contact.
+        "defaults": triage.default_details(conv, [m.id for m in free]),
+        "authors": triage.message_authors(conv),
         "type_options": type_options(),
     }
 
@@ -100,18 +104,20 @@ def flag(conversation_id: int):  # type: ignore[no-untyped-def]
     ids = _ids(request.form.getlist("message_ids")) if "choosing" in request.form else None
     if ids is None and "remaining" in request.form:
         ids = triage.unflagged_message_ids(conv)
+    details = triage.FlagDetails.from_form(request.form)
     try:
         if ids == [] and "remaining" in request.form:
             raise triage.TriageError("nothing")
-        triage.flag_conversation(
-            conv, user, message_ids=ids, details=triage.FlagDetails.from_form(request.form)
-        )
+        triage.flag_conversation(conv, user, message_ids=ids, details=details)
+        case = triage.check_case(conv, details)
     except triage.TriageError as exc:
         db.session.rollback()
         flash(exc.user_message(), "error")
         return _back(conv)
     db.session.commit()
     flash(_("Flagged for the archive. Records staff will review it."), "success")
+    if case is not None:
+        flash(_("Case %(case)s: %(title)s", case=case.case_number, title=case.title), "success")
     return _back(conv)
 
 
@@ -153,8 +159,10 @@ def reflag(conversation_id: int, item_id: int):  # type: ignore[no-untyped-def]
     conv = conversation_for_user(conversation_id)
     user = require_role(conv.tenant_id, *STAFF)
     item = _item(conv, item_id)
+    details = triage.FlagDetails.from_form(request.form)
     try:
-        triage.reflag(item, user, triage.FlagDetails.from_form(request.form))
+        triage.reflag(item, user, details)
+        triage.check_case(conv, details)
     except triage.TriageError as exc:
         db.session.rollback()
         flash(exc.user_message(), "error")
@@ -162,6 +170,27 @@ def reflag(conversation_id: int, item_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(_("Sent to records staff again."), "success")
     return _back(conv)
+
+
+@bp.get("/case")
+@login_required
+def case(conversation_id: int):  # type: ignore[no-untyped-def]
+    """Look a case number up before flagging, so the form can show the case's title (or why
+    it cannot be used) while the caseworker fills it in."""
+    conv = conversation_for_user(conversation_id)
+    require_role(conv.tenant_id, *STAFF)
+    number = (request.args.get("number") or "").strip()[:20]
+    if not triage.CASE_NUMBER_RE.match(number):
+        return jsonify(ok=False, message=triage.TriageError("case_format").user_message())
+    try:
+        found = triage.check_case(conv, triage.FlagDetails(case_number=number))
+    except triage.TriageError as exc:
+        return jsonify(ok=False, message=exc.user_message())
+    assert found is not None
+    return jsonify(
+        ok=True,
+        message=_("Case %(case)s: %(title)s", case=found.case_number, title=found.title),
+    )
 
 
 def _ids(values: list[str]) -> list[int]:

@@ -266,7 +266,9 @@ def test_an_account_of_no_municipality_is_started_afresh(app, office):
     olav.is_enabled, olav.failed_logins = False, 3
     db.session.commit()
     assert (
-        Browser(app, b_admin).post(f"/admin/staff/{b.id}/people/{olav.id}/remove").status_code
+        Browser(app, b_admin)
+        .post(f"/admin/staff/{b.id}/people/{olav.id}/remove", data={"confirm": "yes"})
+        .status_code
         == 303
     )
     db.session.expire_all()
@@ -334,7 +336,11 @@ def test_a_removed_person_loses_access_to_the_municipality(app, office):
     cw = Browser(app, kari)
     assert cw.get(f"/c/{conv.id}").status_code == 200
     admin = Browser(app, office["admin"])
-    resp = admin.post(f"{base(office)}/people/{kari.id}/remove")
+    # Removing is destructive: without the ticked confirmation nothing happens.
+    resp = admin.post(f"{base(office)}/people/{kari.id}/remove", follow_redirects=True)
+    assert "kryss av i boksen" in resp.get_data(as_text=True)
+    assert cw.get(f"/c/{conv.id}").status_code == 200
+    resp = admin.post(f"{base(office)}/people/{kari.id}/remove", data={"confirm": "yes"})
     assert resp.status_code == 303 and resp.headers["Location"].endswith(
         f"/admin/staff/?tenant={tenant.id}"
     )
@@ -356,7 +362,7 @@ def test_the_last_admin_cannot_remove_or_demote_themselves(app, office):
     resp = admin.post(f"{me}/role", data={"role": "caseworker"})
     assert resp.status_code == 400
     assert "Kommunen må ha minst én administrator" in resp.get_data(as_text=True)
-    resp = admin.post(f"{me}/remove")
+    resp = admin.post(f"{me}/remove", data={"confirm": "yes"})
     assert resp.status_code == 400
     assert "minst én administrator" in resp.get_data(as_text=True)
     # A disabled second admin does not count.
@@ -423,6 +429,9 @@ def test_rename_and_delete_a_team_keeps_its_conversations_with_no_team(app, offi
     db.session.refresh(team)
     assert team.name == "Plan og bygg"
     resp = admin.post(f"{team_url}/delete", follow_redirects=True)
+    assert "kryss av i boksen" in resp.get_data(as_text=True)
+    assert db.session.get(Team, team.id) is not None
+    resp = admin.post(f"{team_url}/delete", data={"confirm": "yes"}, follow_redirects=True)
     assert "Teamet er slettet." in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Team, team.id) is None and count(TeamMember) == 0
@@ -682,11 +691,11 @@ def test_staff_forms_without_a_valid_csrf_token_change_nothing(app, office, base
         forms = {
             f"{base(office)}/people": {"email": "x@eksempel.no", "name": "X", "role": "admin"},
             f"{kari}/role": {"role": "admin"},
-            f"{kari}/remove": {},
+            f"{kari}/remove": {"confirm": "yes"},
             f"{kari}/disable": {},
             f"{kari}/password": {},
             f"{base(office)}/teams": {"name": "Nytt"},
-            f"{base(office)}/teams/{office['team'].id}/delete": {},
+            f"{base(office)}/teams/{office['team'].id}/delete": {"confirm": "yes"},
             "/account/password": {"current": PASSWORD, "new": "x" * 20, "repeat": "x" * 20},
         }
         for url, form in forms.items():

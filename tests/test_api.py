@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from archiving.adapters.embedded_models import RecordsCase
 from archiving.models import ArchiveItem
 from inbox.extensions import db
 from inbox.models import (
@@ -257,6 +258,7 @@ def test_handover_puts_the_transcript_in_the_inbox_thread(app, client, factory, 
     queue = client.get("/").get_data(as_text=True)
     assert f"/c/{conv_id}" in queue
     page = client.get(f"/c/{conv_id}").get_data(as_text=True)
+    page = page[page.index('id="conv-pane"') :]  # the conversation, not the queue beside it
     for line in ("Jeg lurer på byggesøknaden min", "Hva er saksnummeret?", "2026/1234"):
         assert line in page
     assert "Vil snakke med en saksbehandler om byggesak" in page
@@ -379,6 +381,17 @@ def test_flagging_follows_the_flag_forms_rules(town):
     assert body["errors"] == [{"field": "title", "message": "The journal entry needs a title."}]
     body = problem(api.post(base, {"case_number": "1234", "title": "T"}), 422)
     assert "year/number" in body["detail"]
+    # The case is looked up in the tenant's records system when flagging.
+    body = problem(
+        api.post(base, {"case_number": "2026/1234", "title": "T", "anonymous": True}), 422
+    )
+    assert body["errors"][0]["field"] == "case_number"
+    assert "There is no case 2026/1234 in the records system" in body["detail"]
+    assert db.session.scalars(select(ArchiveItem)).all() == []
+    db.session.add(
+        RecordsCase(tenant_id=conv.tenant_id, saksaar=2026, sakssekvensnummer=1234, title="Søppel")
+    )
+    db.session.commit()
     ok = api.post(base, {"case_number": "2026/1234", "title": "T", "anonymous": True})
     assert ok.status_code == 201 and ok.get_json()["archive_item"]["case_number"] == "2026/1234"
     body = problem(

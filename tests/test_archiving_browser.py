@@ -48,6 +48,9 @@ def test_flag_chosen_messages_preview_approve_and_see_receipt(app, factory, task
         staff.goto(f"{base}/c/{conv.id}")
         staff.get_by_text("Dette kan være arkivverdig.").wait_for()
         audit(staff)
+        # The flag form opens on demand: f (or the action bar's link).
+        staff.keyboard.press("f")
+        audit(staff)
         # The thank-you is not part of the case: leave it out.
         staff.get_by_role("checkbox", name=re.compile(r"^Melding 3 av 3")).uncheck()
         staff.get_by_label("…eller tittel på ny sak").fill("Utsatt frist")
@@ -96,6 +99,7 @@ def test_long_thread_is_chosen_on_its_own_page_by_keyboard_at_phone_width(app, f
         staff = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         sign_in(staff, base, caseworker)
         staff.goto(f"{base}/c/{conv.id}")
+        staff.get_by_role("link", name="Flagg for arkivet …").click()
         staff.get_by_text(
             "De 30 meldingene som ikke er flagget ennå, tas med", exact=False
         ).wait_for()

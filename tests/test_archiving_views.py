@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archiving import triage
-from archiving.adapters.embedded_models import RecordsEntry
+from archiving.adapters.embedded_models import RecordsCase, RecordsEntry
 from archiving.models import ArchiveItem, ArchiveState
 from archiving.triage_views import INLINE_CHOOSER_MAX
 from inbox.extensions import db
@@ -28,6 +28,11 @@ def world(app, factory):  # type: ignore[no-untyped-def]
     conv = thread(
         account, caseworker, ["Jeg vil klage på vedtaket i sak 2026/1234.", "Mottatt.", "Takk"]
     )
+    # The case the citizen names exists in the records system (flagging looks it up).
+    db.session.add(
+        RecordsCase(tenant_id=tenant.id, saksaar=2026, sakssekvensnummer=1234, title="Vedtak")
+    )
+    db.session.commit()
     return {"tenant": tenant, "conv": conv, "cw": caseworker, "ro": officer}
 
 

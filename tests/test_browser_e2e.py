@@ -40,7 +40,9 @@ def test_citizen_and_caseworker_in_the_browser(app, factory, base_config):
         staff.get_by_role("link", name="parkeringstillatelse", exact=False).or_(
             staff.locator(".queue__item a")
         ).first.click()
-        staff.get_by_text("Hei, hvor søker jeg om parkeringstillatelse?").wait_for()
+        staff.locator("#thread").get_by_text(
+            "Hei, hvor søker jeg om parkeringstillatelse?"
+        ).wait_for()
         audit(staff)
         staff.get_by_label("Melding til innbyggeren").fill("Du søker på kommunens nettside.")
         staff.get_by_role("button", name="Send", exact=True).click()
@@ -50,7 +52,8 @@ def test_citizen_and_caseworker_in_the_browser(app, factory, base_config):
         chat.get_by_text("Du søker på kommunens nettside.").wait_for(timeout=15000)
         assert axe_violations(citizen) == []
 
-        # Flag as part of a case from the conversation page.
+        # Flag as part of a case from the conversation page (f opens the form).
+        staff.keyboard.press("f")
         staff.get_by_label("…eller tittel på ny sak").fill("Parkeringstillatelse")
         staff.get_by_label("Tittel på journalposten").fill("Spørsmål om parkering")
         staff.get_by_role("button", name="Flagg for arkivet").click()

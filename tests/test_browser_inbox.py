@@ -75,7 +75,7 @@ def test_reply_note_assign_merge_and_undo(app, factory, browser):
             page.get_by_role("link", name="Tilbake til innboksen", exact=True).wait_for()
             audit(page)
         page.goto(f"{base}/c/{conv.id}")
-        page.get_by_text("Hei, når tømmes søpla?").wait_for()
+        page.locator("#thread").get_by_text("Hei, når tømmes søpla?").wait_for()
         audit(page)
 
         # Reply, by keyboard: the textarea, then Enter on the send button.
@@ -93,8 +93,15 @@ def test_reply_note_assign_merge_and_undo(app, factory, browser):
 
         # Assign to me (the reply already claimed it; unassign first, then claim).
         page.get_by_label("Tildelt", exact=True).select_option("")
-        page.get_by_role("button", name="Tildel", exact=True).click()
-        page.get_by_text("Ikke tildelt").wait_for()
+        page.get_by_role("button", name="Bruk", exact=True).click()
+        page.locator("#conv-meta").get_by_text("Ikke tildelt").wait_for()
+        # Undo is offered for a few seconds, and puts the assignee back.
+        page.get_by_role("button", name="Angre", exact=True).click()
+        page.get_by_text("Angret.").wait_for()
+        page.locator("#conv-meta").get_by_text("Tildelt Kari Saksbehandler").wait_for()
+        page.get_by_label("Tildelt", exact=True).select_option("")
+        page.get_by_role("button", name="Bruk", exact=True).click()
+        page.locator("#conv-meta").get_by_text("Ikke tildelt").wait_for()
         page.locator("#assign-me-form button").click()
         page.get_by_text("Tildelt deg.").wait_for()
 

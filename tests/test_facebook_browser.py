@@ -45,11 +45,12 @@ def test_comment_history_and_token_alert_in_the_browser(app, client, factory, mo
             staff.get_by_role("button", name="Logg inn").click()
             staff.get_by_role("heading", name="Kanaler som trenger oppfølging").wait_for()
             staff.goto(f"{base}/c/{conv.id}")
-            staff.get_by_text("Søppelbilen kom ikke i går").wait_for()
-            staff.get_by_text("Redigert", exact=False).click()
-            staff.get_by_text("Søppelbilen kom ikke i dag").wait_for()
-            staff.get_by_text("Fjernet av forfatteren", exact=False).wait_for()
-            assert staff.get_by_text("Her heller ikke").is_visible()
+            thread = staff.locator("#thread")  # not the queue beside it
+            thread.get_by_text("Søppelbilen kom ikke i går").wait_for()
+            thread.get_by_text("Redigert", exact=False).click()
+            thread.get_by_text("Søppelbilen kom ikke i dag").wait_for()
+            thread.get_by_text("Fjernet av forfatteren", exact=False).wait_for()
+            assert thread.get_by_text("Her heller ikke").is_visible()
             link = staff.get_by_role("link", name="Åpne innlegget på Facebook")
             assert link.get_attribute("href") == f"https://www.facebook.com/{POST}"
             # The banner stays until the token is replaced; the reply box says why it is stuck.

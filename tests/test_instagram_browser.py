@@ -59,7 +59,7 @@ def test_instagram_in_the_queue_and_thread(app, client, factory, monkeypatch):
             staff.goto(f"{base}/c/{comments.id}")
             assert staff.locator("#conv-meta .channel-badge--instagram").inner_text() == "Instagram"
             staff.get_by_text("Fjernet av forfatteren", exact=False).wait_for()
-            assert staff.get_by_text("Fjernes snart").is_visible()
+            assert staff.locator("#thread").get_by_text("Fjernes snart").is_visible()
             link = staff.get_by_role("link", name="Åpne innlegget på Instagram")
             assert link.get_attribute("href") == media["permalink"]
             audit(staff)

@@ -207,6 +207,10 @@ ROUTES: dict[str, str] = {
     "alerts.cancel": ALERTS,
     "alerts.flag_archive": ALERTS,
     "alerts.rights": ADMIN,
+    # The workspace's action bar and its undo.
+    "conversation_actions.apply_bar": STAFF,
+    "conversation_actions.undo": STAFF,
+    "triage.case": STAFF,
 }
 
 # Who is allowed, and who has a lower role in the same tenant (None: nobody is lower).

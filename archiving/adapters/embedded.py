@@ -37,7 +37,7 @@ from archiving.adapters.embedded_models import (
     RecordsEntry,
 )
 from archiving.adapters.embedded_period import case_is_closed
-from archiving.interfaces import JournalRequest, Receipt, RecordsRejected
+from archiving.interfaces import CaseInfo, JournalRequest, Receipt, RecordsRejected
 from inbox.extensions import db
 from inbox.models import Tenant
 from inbox.models.base import utcnow
@@ -57,6 +57,21 @@ class EmbeddedRecords:
             select(RecordsEntry).where(RecordsEntry.external_key == external_key)
         )
         return _receipt(entry) if entry is not None else None
+
+    def lookup_case(self, case_number: str) -> CaseInfo | None:
+        year, _, seq = case_number.partition("/")
+        if not (year.isdigit() and seq.isdigit()):
+            return None
+        case = db.session.scalar(
+            select(RecordsCase).where(
+                RecordsCase.tenant_id == self.tenant.id,
+                RecordsCase.saksaar == int(year),
+                RecordsCase.sakssekvensnummer == int(seq),
+            )
+        )
+        if case is None:
+            return None
+        return CaseInfo(case.case_number, case.title, closed=case_is_closed(case))
 
     def journal(self, request: JournalRequest) -> Receipt:
         now = utcnow()

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from lxml import etree
 
 from archiving import noark
 from archiving.interfaces import (
+    CaseInfo,
     JournalRequest,
     Receipt,
     RecordsPending,
@@ -55,6 +57,9 @@ REJECTED = (
     "no.ks.fiks.arkiv.v2.feilmelding.ikkefunnet",
 )
 SERVER_ERROR = "no.ks.fiks.arkiv.v2.feilmelding.serverfeil"
+SOK_NS = "https://ks-no.github.io/standarder/fiks-protokoll/fiks-arkiv/sok/v2"
+SOK = "no.ks.fiks.arkiv.v2.innsyn.sok"
+SOK_RESULTAT = "no.ks.fiks.arkiv.v2.innsyn.sok.resultat.minimum"
 # Fixed namespace for deriving message ids from external keys (uuid5).
 MESSAGE_ID_NS = uuid.UUID("6f1c1f0e-4a7e-5b55-9d7e-5e2a1c0f1a2b")
 
@@ -108,6 +113,7 @@ class FiksArkiv:
         if kind not in DELIVERIES:
             raise RecordsRejected(f"unknown Fiks Arkiv delivery {kind!r}")
         self.delivery = DELIVERIES[kind](self.outgoing)
+        self.lookup_timeout = float(cfg.get("lookup_timeout", 10))
 
     # -- the interface ------------------------------------------------------------------------
     #
@@ -167,6 +173,36 @@ class FiksArkiv:
         }
         self._save(request.external_key, note)
         raise RecordsPending(f"handed to Fiks Arkiv as message {mid}", delivered_now=True)
+
+    def lookup_case(self, case_number: str) -> CaseInfo | None:
+        """A sok (search) for the saksmappe by saksaar and sakssekvensnummer, answered through
+        the same folders: the Fiks IO client puts the sokeresultat in incoming/<meldingId>/.
+        Waits at most records_config.lookup_timeout seconds (default 10)."""
+        m = re.fullmatch(r"\s*(\d{4})\s*/\s*(\d+)\s*", case_number)
+        if not m:
+            return None
+        mid = str(uuid.uuid4())  # a search is asked once; every search is a new message
+        files = {
+            "sok.xml": sok_saksmappe(int(m[1]), int(m[2]), self.fagsystem),
+            "melding.json": json.dumps(
+                {"meldingId": mid, "meldingType": SOK, "filer": ["sok.xml"]}, indent=2
+            ).encode(),
+        }
+        self.delivery.deliver(mid, files)
+        replies = self.incoming / mid
+        deadline = time.monotonic() + self.lookup_timeout
+        while True:
+            result = replies / f"{SOK_RESULTAT}.xml"
+            if result.is_file():
+                return parse_sokeresultat(result.read_bytes(), int(m[1]), int(m[2]))
+            for kind in (*REJECTED, SERVER_ERROR):
+                if (replies / f"{kind}.xml").is_file():
+                    if kind.endswith("ikkefunnet"):
+                        return None
+                    raise RecordsUnavailable(f"Fiks Arkiv: {_feilmelding(replies / f'{kind}.xml')}")
+            if time.monotonic() >= deadline:
+                raise RecordsUnavailable(f"no answer from Fiks Arkiv to search {mid}")
+            time.sleep(0.05)
 
     def _path(self, external_key: str) -> Path:
         return self.sent / f"{message_id(external_key)}.json"
@@ -347,3 +383,43 @@ def _feilmelding(path: Path) -> str:
         if isinstance(el.tag, str) and el.text and el.text.strip()
     ]
     return " — ".join(texts[-2:]) if texts else path.name
+
+
+def sok_saksmappe(saksaar: int, sakssekvensnummer: int, system: str) -> bytes:
+    """A Fiks Arkiv sok for one saksmappe by its saksnummer (no.ks.fiks.arkiv.v2.innsyn.sok)."""
+    root = etree.Element(f"{{{SOK_NS}}}sok", nsmap={None: SOK_NS, "xsi": XSI})
+    _el(root, "system", system, SOK_NS)
+    _el(root, "take", 2, SOK_NS)
+    _el(root, "skip", 0, SOK_NS)
+    definition = _el(root, "sokdefinisjon", ns=SOK_NS)
+    definition.set(f"{{{XSI}}}type", "saksmappeSokdefinisjon")
+    _el(definition, "responstype", "minimum", SOK_NS)
+    for field, value in (("sakSaksaar", saksaar), ("sakSaksekvensnummer", sakssekvensnummer)):
+        param = _el(definition, "parametere", ns=SOK_NS)
+        _el(param, "operator", "equal", SOK_NS)
+        values = _el(_el(param, "sokVerdier", ns=SOK_NS), "intvalues", ns=SOK_NS)
+        _el(values, "value", value, SOK_NS)
+        _el(param, "felt", field, SOK_NS)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def parse_sokeresultat(data: bytes, saksaar: int, sakssekvensnummer: int) -> CaseInfo | None:
+    """The case of a sokeresultat (minimum), if it lists one with this saksnummer."""
+    try:
+        doc = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
+    except etree.XMLSyntaxError as exc:
+        raise RecordsUnavailable(f"Fiks Arkiv: unreadable search result: {exc}") from exc
+
+    def child(el: etree._Element, name: str) -> str:
+        found = el.xpath(f"./*[local-name()='{name}']")
+        return (found[0].text or "").strip() if found else ""
+
+    for mappe in doc.xpath("//*[local-name()='saksmappe']"):
+        if child(mappe, "saksaar") == str(saksaar) and child(mappe, "sakssekvensnummer") == str(
+            sakssekvensnummer
+        ):
+            status = mappe.xpath("./*[local-name()='saksstatus']/*[local-name()='kode']")
+            code = (status[0].text or "").strip() if status else ""
+            closed = code in ("A", "U")  # avsluttet, utgår (M052)
+            return CaseInfo(f"{saksaar}/{sakssekvensnummer}", child(mappe, "tittel"), closed)
+    return None

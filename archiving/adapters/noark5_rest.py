@@ -26,6 +26,7 @@ import requests
 
 from archiving import noark
 from archiving.interfaces import (
+    CaseInfo,
     Document,
     JournalRequest,
     Receipt,
@@ -90,6 +91,25 @@ class Noark5Rest:
         for number, doc in enumerate(request.documents, start=1):
             self._ensure_document(jp, number, doc, fresh)
         return self._receipt(jp, case)
+
+    def lookup_case(self, case_number: str) -> CaseInfo | None:
+        m = re.fullmatch(r"\s*(\d{4})\s*/\s*(\d+)\s*", case_number)
+        if not m:
+            return None
+        case = self._search(
+            SAKARKIV,
+            rel("sakarkiv", "saksmappe"),
+            f"saksaar eq {int(m[1])} and sakssekvensnummer eq {int(m[2])}",
+        )
+        if case is None:
+            return None
+        status = case.get("saksstatus")
+        code = status.get("kode") if isinstance(status, dict) else status
+        return CaseInfo(
+            f"{case.get('saksaar')}/{case.get('sakssekvensnummer')}",
+            str(case.get("tittel") or ""),
+            closed=code in ("A", "U"),  # avsluttet, utgår (Noark 5 M052)
+        )
 
     # -- finding ------------------------------------------------------------------------------
 

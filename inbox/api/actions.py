@@ -174,6 +174,8 @@ FLAG_FIELDS = {
     "type": "types",
     "messages": "message_ids",
     "nothing": "message_ids",
+    "case_unknown": "case_number",
+    "case_closed": "case_number",
 }
 FLAG_TEXT = (
     "case_number",
@@ -187,9 +189,12 @@ FLAG_TEXT = (
 )
 
 
-def _flag_details(conv: Any, data: dict[str, Any]) -> triage.FlagDetails:
-    """The flag form's fields, starting from what the form shows pre-filled."""
-    details = triage.default_details(conv)
+def _flag_details(
+    conv: Any, data: dict[str, Any], ids: list[int] | None = None
+) -> triage.FlagDetails:
+    """The flag form's fields, starting from what the form shows pre-filled (the author of
+    the chosen messages as correspondent)."""
+    details = triage.default_details(conv, ids)
     for name in FLAG_TEXT:
         if name in data:
             if not isinstance(data[name], str):
@@ -225,12 +230,16 @@ def flag_for_archive(conversation_id: int) -> Response:
         or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in ids)
     ):
         raise invalid("message_ids", "must be a list of message ids")
-    details = _flag_details(conv, data)
+    details = _flag_details(conv, data, ids)
     try:
         item = triage.flag_conversation(conv, auth.actor(), message_ids=ids, details=details)  # type: ignore[arg-type]
+        triage.check_case(conv, details)
     except triage.TriageError as exc:
+        db.session.rollback()
         with force_locale("en"):
             message = exc.user_message()
+        if str(exc) == "case_unreachable":
+            raise ApiProblem(503, message, code="records-unavailable") from None
         if str(exc) == "already":
             raise ApiProblem(409, message, code="already-flagged") from None
         raise invalid(FLAG_FIELDS.get(str(exc), "body"), message) from None

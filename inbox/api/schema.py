@@ -432,7 +432,12 @@ PATHS: dict[str, Any] = {
             "Flag the conversation, or some of its messages, for the archive",
             "ArchiveFlag",
             _ok("ArchiveItemResult", "Flagged; records staff review it", "201"),
-            **{"409": _problem("A chosen message is already flagged")},
+            **{
+                "409": _problem("A chosen message is already flagged"),
+                "503": _problem(
+                    "The records system did not answer, so the case number could not be checked"
+                ),
+            },
         )
     },
     "/directory": {

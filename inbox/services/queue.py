@@ -28,6 +28,8 @@ from inbox.models import (
     ChannelKind,
     Conversation,
     ConversationStatus,
+    ConversationTag,
+    Tag,
     TeamMember,
     User,
 )
@@ -51,6 +53,7 @@ LIST_COLUMNS = (
         Conversation.snoozed_until,
         Conversation.has_unread,
         Conversation.flagged_for_archive,
+        Conversation.created_at,
     ),
     defaultload(Conversation.channel_account).load_only(ChannelAccount.name, ChannelAccount.kind),
 )
@@ -83,6 +86,7 @@ class QueueQuery:
     unread: bool = False
     sort: Sort = Sort.ACTIVITY
     assignee_id: int | None = None  # one person's conversations (the API's filter)
+    tag: str | None = None  # conversations with this tag
 
     @classmethod
     def from_args(cls, args: Any) -> QueueQuery:
@@ -97,6 +101,7 @@ class QueueQuery:
                 flagged=args.get("flagged") == "1",
                 unread=args.get("unread") == "1",
                 sort=Sort(args.get("sort") or Sort.ACTIVITY),
+                tag=_tag_arg(args.get("tag")),
             )
         except ValueError as exc:
             raise BadQuery(str(exc)) from exc
@@ -113,7 +118,17 @@ class QueueQuery:
             args["flagged"] = "1"
         if q.unread:
             args["unread"] = "1"
+        if q.tag:
+            args["tag"] = q.tag
         return args
+
+
+def _tag_arg(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if len(raw) > 64:
+        raise ValueError("tag too long")
+    return raw.strip().lower() or None
 
 
 @dataclass
@@ -183,6 +198,14 @@ def filter_clauses(q: QueueQuery, user: User, teams: list[int]) -> list[ColumnEl
         clauses.append(Conversation.flagged_for_archive.is_(True))
     if q.unread:
         clauses.append(Conversation.has_unread.is_(True))
+    if q.tag:
+        clauses.append(
+            Conversation.id.in_(
+                select(ConversationTag.conversation_id)
+                .join(Tag, Tag.id == ConversationTag.tag_id)
+                .where(Tag.name == q.tag, Tag.tenant_id.in_(user.tenant_ids()))
+            )
+        )
     return clauses
 
 
@@ -232,7 +255,7 @@ def queue_page(
     """One page of the queue for this user, after `cursor` (from an earlier page)."""
     teams = team_ids(user)
     base = select(Conversation).options(*LIST_COLUMNS).where(*filter_clauses(q, user, teams))
-    if q.channel or q.unread or q.flagged or q.team_id or q.assignee_id:
+    if q.channel or q.unread or q.flagged or q.team_id or q.assignee_id or q.tag:
         # The index no longer gives the order by itself: keep the joins out of the sort.
         base = base.options(*LIST_LOADING)
     part, after = "a", None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -85,4 +86,36 @@ def names_for(conversation_ids: Iterable[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for conv_id, name in rows:
         found.setdefault(conv_id, []).append(name)
+    return found
+
+
+def suggest(conv: Conversation, limit: int = 5) -> list[str]:
+    """The municipality's tags that the first citizen message names (as a whole word or the
+    start of one: "byggesak" in "byggesaken"), not already on the conversation."""
+    from inbox.models import Direction, Message
+
+    first = db.session.scalar(
+        select(Message.body)
+        .where(
+            Message.conversation_id == conv.id,
+            Message.direction == Direction.INBOUND,
+            Message.is_note.is_(False),
+        )
+        .order_by(Message.sent_at, Message.id)
+        .limit(1)
+    )
+    if not first:
+        return []
+    text = " ".join(first.lower().split())
+    have = set(names_for([conv.id]).get(conv.id, []))
+    found = []
+    for name in db.session.scalars(
+        select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(500)
+    ):
+        if name in have:
+            continue
+        if re.search(r"(?<!\w)" + re.escape(name), text):
+            found.append(name)
+            if len(found) >= limit:
+                break
     return found

@@ -35,6 +35,9 @@ class ThreadItem:
     channel: ChannelLabel
     conversation_id: int
     author_name: str | None
+    # Who wrote an inbound message: its own contact (a comment thread has many commenters),
+    # not the conversation's first contact.
+    contact_name: str | None = None
 
 
 def thread(conv: Conversation, user: User) -> list[ThreadItem]:
@@ -59,7 +62,32 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
         for m, ch_id, ch_name, cid, name in rows
     ]
     items.reverse()
+    names = author_names(conv, {it.message.contact_id for it in items})
+    for it in items:
+        if not it.message.is_note and it.message.contact_id is not None:
+            it.contact_name = names.get(it.message.contact_id)
     return items
+
+
+def author_names(conv: Conversation, contact_ids: set[int | None]) -> dict[int, str]:
+    """The shown name of each contact that wrote messages, within the conversation's tenant.
+    A contact merged into another is shown by the name of the one it was merged into."""
+    wanted = {cid for cid in contact_ids if cid is not None}
+    names: dict[int, str] = {conv.contact_id: conv.contact.display_name}
+    wanted -= set(names)
+    if not wanted:
+        return names
+    contacts = db.session.scalars(
+        select(Contact).where(Contact.tenant_id == conv.tenant_id, Contact.id.in_(wanted))
+    ).all()
+    for c in contacts:
+        target = c
+        if c.merged_into_id is not None:
+            merged = db.session.get(Contact, c.merged_into_id)
+            if merged is not None and merged.tenant_id == conv.tenant_id:
+                target = merged
+        names[c.id] = target.display_name
+    return names
 
 
 @dataclass

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from inbox.extensions import db
 from inbox.models import Contact, Role, Tenant
-from inbox.services import merging, workflow
+from inbox.models.base import utcnow
+from inbox.services import actionbar, merging, tags, workflow
 from inbox.services.access import can_see, conversation_for_user, current, require_role
 
 bp = Blueprint("conversation_actions", __name__, url_prefix="/c")
@@ -187,4 +188,105 @@ def unmerge_contact(conversation_id: int, contact_id: int):  # type: ignore[no-u
     flash(_("Merge undone."), "success")
     if not can_see(current(), conv):
         return redirect(url_for("queue.index"), 303)
+    return _back(conv.id)
+
+
+# -- the action bar: several changes at once, undone within a few seconds ----------------------
+
+UNDO_KEY = "action_undo"
+CHANGED = {
+    "assignee": lambda: _("assignee"),
+    "team": lambda: _("team"),
+    "status": lambda: _("status"),
+    "snooze": lambda: _("snooze time"),
+    "tags": lambda: _("tags"),
+}
+
+
+def _choice(name: str) -> int | None | str:
+    """A select of the bar: "unchanged" when the field was not sent."""
+    if name not in request.form:
+        return "unchanged"
+    return _int_or_none(request.form.get(name))
+
+
+@bp.post("/<int:conversation_id>/actions")
+@login_required
+def apply_bar(conversation_id: int):  # type: ignore[no-untyped-def]
+    conv = conversation_for_user(conversation_id)
+    user = require_role(conv.tenant_id, *STAFF)
+    raw_assignee = request.form.get("assignee")
+    wanted = actionbar.Wanted(
+        assignee_id=user.id if raw_assignee == "me" else _choice("assignee"),
+        team_id=_choice("team_id"),
+        status=(request.form.get("status") or "").strip() or None,
+        tags=[t for t in (request.form.get("tags") or "").split(",") if t.strip()]
+        if "tags" in request.form
+        else None,
+    )
+    until = (request.form.get("until") or "").strip()
+    if until:
+        tenant = db.session.get(Tenant, conv.tenant_id)
+        try:
+            local = datetime.fromisoformat(until) if len(until) <= 32 else None
+        except ValueError:
+            local = None
+        if local is None:
+            return _fail(conv.id, "snooze_time")
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=ZoneInfo(tenant.timezone if tenant else "Europe/Oslo"))
+        wanted.snooze_until = local
+    before = actionbar.snapshot(conv, utcnow())
+    try:
+        changed = actionbar.apply(conv, user, wanted)
+    except workflow.WorkflowError as exc:
+        return _fail(conv.id, str(exc))
+    except tags.InvalidTag:
+        db.session.rollback()
+        flash(_("A tag is 1 to 64 characters."), "error")
+        return _back(conv.id)
+    db.session.commit()
+    if not changed:
+        flash(_("Nothing was changed."), "success")
+        return _back(conv.id)
+    session[UNDO_KEY] = before.as_dict()
+    flash(
+        _("Saved: %(what)s.", what=", ".join(CHANGED[c]() for c in changed)),
+        "success",
+    )
+    if not can_see(user, conv):
+        session.pop(UNDO_KEY, None)
+        return redirect(url_for("queue.index"), 303)
+    return _back(conv.id)
+
+
+def pending_undo(conv_id: int) -> actionbar.Snapshot | None:
+    """The snapshot the user may still undo on this conversation, if its time has not run out."""
+    snap = actionbar.Snapshot.from_dict(session.get(UNDO_KEY) or {})
+    if snap is None or snap.conversation_id != conv_id:
+        return None
+    try:
+        taken = datetime.fromisoformat(snap.taken_at)
+    except ValueError:
+        return None
+    seconds = float(current_app.config.get("UNDO_SECONDS", 10))
+    return snap if (utcnow() - taken).total_seconds() <= seconds else None
+
+
+@bp.post("/<int:conversation_id>/undo")
+@login_required
+def undo(conversation_id: int):  # type: ignore[no-untyped-def]
+    conv = conversation_for_user(conversation_id)
+    user = require_role(conv.tenant_id, *STAFF)
+    snap = pending_undo(conv.id)
+    session.pop(UNDO_KEY, None)
+    if snap is None:
+        flash(_("Too late to undo: change it back in the action bar."), "error")
+        return _back(conv.id)
+    try:
+        actionbar.restore(conv, user, snap)
+    except (workflow.WorkflowError, tags.InvalidTag):
+        return _fail(conv.id, "undo")
+    db.session.commit()
+    flash(_("Undone."), "success")
     return _back(conv.id)

@@ -23,11 +23,12 @@ from archiving.models import ArchiveItem
 from channels.registry import reply_limits
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
-from inbox.models import Attachment, DeliveryStatus, Message, Role
-from inbox.services import canned, thread
+from inbox.models import Attachment, DeliveryStatus, Message, Role, Tag
+from inbox.services import canned, reply_routes, rows, tags, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
-from inbox.views import privacy
+from inbox.views import actions, privacy
+from inbox.views import queue as queue_views
 
 bp = Blueprint("conversation", __name__, url_prefix="/c")
 
@@ -62,9 +63,26 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         draft = filled[int(chosen)]
     staff, teams = thread.staff_and_teams(conv.tenant_id)
     card = thread.contact_card(conv, user)
+    # ?pane=1: only the conversation, for the workspace to swap in (static/js/workspace.js).
+    pane_only = request.args.get("pane") == "1"
+    listing = (
+        {"ws_query": queue_views.remembered_query()}
+        if pane_only
+        else queue_views.list_context(user, conv.id)
+    )
     page = render_template(
-        "inbox/conversation.html",
+        "inbox/_conversation_pane.html" if pane_only else "inbox/conversation.html",
+        **listing,
+        undo=actions.pending_undo(conv.id),
+        undo_seconds=int(current_app.config.get("UNDO_SECONDS", 10)),
+        conv_tags=tags.names_for([conv.id]).get(conv.id, []),
+        suggested_tags=tags.suggest(conv),
+        tag_suggestions=db.session.scalars(
+            select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(200)
+        ).all(),
         conv=conv,
+        who=rows.readable_name(conv),
+        routes=reply_routes.routes_for(conv, user),
         thread=thread.thread(conv, user),
         labels=_labels(),
         when=short_datetime_formatter(),
@@ -83,6 +101,10 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
     )
     svc.mark_read(conv)
     db.session.commit()
+    if pane_only:
+        resp = Response(page, mimetype="text/html")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
     return page
 
 
@@ -95,6 +117,15 @@ def _labels() -> dict[str, str]:
             "This message contains an identity number or a bank account number. It is shown masked."
         ),
         reveal=_("Reveal"),
+    )
+    labels.update(
+        staff_only=_("only staff see this"),
+        removed=_("removed"),
+        why_queued=_("waiting to be sent"),
+        why_sending=_("being sent"),
+        why_sent=_("handed to the channel, delivery not yet confirmed"),
+        why_delivered=_("delivered to the citizen"),
+        why_read=_("read by the citizen"),
     )
     return labels
 
@@ -110,10 +141,17 @@ def reply(conversation_id: int):  # type: ignore[no-untyped-def]
             svc.add_note(conv, user, request.form.get("body", ""))
         else:
             body = request.form.get("body", "")
-            limit = reply_limits(conv)["max_chars"]
+            target = conv
+            route = request.form.get("route", "")
+            if route and route != f"conv:{conv.id}":
+                try:
+                    target = reply_routes.target_for(conv, user, route)
+                except LookupError:
+                    abort(400, _("That reply channel is not offered for this conversation."))
+            limit = reply_limits(target)["max_chars"]
             if len(body.replace("\r\n", "\n").strip()) > limit:
                 raise svc.InvalidReply("too_long")
-            svc.reply(conv, user, body)
+            svc.reply(target, user, body)
     except svc.InvalidReply as exc:
         db.session.rollback()
         reason = str(exc)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
-from inbox.models import ChannelKind, ConversationStatus, Team
+from inbox.models import ChannelKind, ConversationStatus, Tag, Team
 from inbox.services import queue as svc
-from inbox.services import realtime
+from inbox.services import realtime, rows
 from inbox.services import search as search_svc
 from inbox.services.access import current
 from inbox.views.live import bp as live_bp
@@ -29,25 +29,63 @@ def _query() -> svc.QueueQuery:
         abort(400, _("The filter or page link is not valid."))
 
 
-def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
-    user = current()
-    teams = db.session.scalars(
-        select(Team).where(Team.tenant_id.in_(user.tenant_ids())).order_by(Team.name)
-    ).all()
+def row_context() -> dict:  # type: ignore[type-arg]
+    """Per-row constants of a queue list, computed once per page."""
     return {
-        "q": q,
-        "teams": teams,
-        "views": list(svc.View),
-        "statuses": list(ConversationStatus),
-        "channels": list(ChannelKind),
-        "sorts": list(svc.Sort),
-        # Per-row constants, computed once per page.
         "conv_base": url_for("conversation.show", conversation_id=0).rsplit("/", 1)[0],
         "label_unread": _("Unread"),
         "label_waiting": _("Waiting"),
         "label_flagged": _("Flagged for archive"),
         "label_snoozed": _("Snoozed until"),
+        "label_assigned": _("Assigned to"),
+        "label_unassigned": _("Not assigned"),
+        "label_tags": _("Tags"),
+        "label_from_us": _("We:"),
         "short_time": short_datetime_formatter(),
+    }
+
+
+QUEUE_ARGS = "queue_args"
+
+
+def remembered_query() -> svc.QueueQuery:
+    """The queue the user last looked at (its filters), for the list beside a conversation."""
+    try:
+        return svc.QueueQuery.from_args(session.get(QUEUE_ARGS) or {})
+    except svc.BadQuery:
+        return svc.QueueQuery()
+
+
+def list_context(user, open_id: int | None = None) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The workspace's queue list: the remembered queue's first page, with its rows."""
+    q = remembered_query()
+    page = svc.queue_page(user, q)
+    return {
+        "ws_query": q,
+        "ws_page": page,
+        "rows": {r.conv.id: r for r in rows.build(page.conversations)},
+        "open_id": open_id,
+        **row_context(),
+    }
+
+
+def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
+    user = current()
+    teams = db.session.scalars(
+        select(Team).where(Team.tenant_id.in_(user.tenant_ids())).order_by(Team.name)
+    ).all()
+    tag_names = db.session.scalars(
+        select(Tag.name).where(Tag.tenant_id.in_(user.tenant_ids())).distinct().order_by(Tag.name)
+    ).all()
+    return {
+        "q": q,
+        "teams": teams,
+        "tag_names": tag_names,
+        "views": list(svc.View),
+        "statuses": list(ConversationStatus),
+        "channels": list(ChannelKind),
+        "sorts": list(svc.Sort),
+        **row_context(),
     }
 
 
@@ -60,8 +98,15 @@ def index():  # type: ignore[no-untyped-def]
         page = svc.queue_page(user, q, request.args.get("cursor") or None)
     except svc.BadQuery:
         abort(400, _("The filter or page link is not valid."))
+    if session.get(QUEUE_ARGS) != q.as_args():
+        session[QUEUE_ARGS] = q.as_args()
     return render_template(
-        "inbox/queue.html", page=page, counts=svc.counts(user), **_filter_context(q)
+        "inbox/queue.html",
+        page=page,
+        counts=svc.counts(user),
+        rows={r.conv.id: r for r in rows.build(page.conversations)},
+        ws_query=q,
+        **_filter_context(q),
     )
 
 
@@ -74,4 +119,12 @@ def search():  # type: ignore[no-untyped-def]
     if len(text) > search_svc.MAX_QUERY_CHARS:
         abort(400, _("The search is too long."))
     results = search_svc.search(user, text, q) if text.strip() else None
-    return render_template("inbox/search.html", results=results, text=text, **_filter_context(q))
+    found = [h.conversation for h in [*results.contacts, *results.messages]] if results else []
+    unique = list({c.id: c for c in found}.values())
+    return render_template(
+        "inbox/search.html",
+        results=results,
+        text=text,
+        rows={r.conv.id: r for r in rows.build(unique)},
+        **_filter_context(q),
+    )

@@ -258,6 +258,11 @@ def change_role(tenant_id: int, user_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:tenant_id>/people/<int:user_id>/remove")
 @login_required
 def remove_person(tenant_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    if not _confirmed():
+        _admin(tenant_id)
+        _person(tenant_id, user_id)
+        flash(_("Nothing was changed: tick the box to confirm first."), "error")
+        return redirect(url_for(".person", tenant_id=tenant_id, user_id=user_id), 303)
     return _person_action(
         tenant_id,
         user_id,
@@ -377,10 +382,18 @@ def rename_team(tenant_id: int, team_id: int):  # type: ignore[no-untyped-def]
 def delete_team(tenant_id: int, team_id: int):  # type: ignore[no-untyped-def]
     _tenant, actor = _admin(tenant_id)
     team = _team(tenant_id, team_id)
+    if not _confirmed():
+        flash(_("Nothing was changed: tick the box to confirm first."), "error")
+        return redirect(url_for(".team", tenant_id=tenant_id, team_id=team_id), 303)
     svc.delete_team(team, actor)
     db.session.commit()
     flash(_("The team has been deleted. Its conversations now have no team."), "success")
     return redirect(url_for(".index", tenant=tenant_id), 303)
+
+
+def _confirmed() -> bool:
+    """Destructive actions carry a ticked confirmation box (works without JavaScript)."""
+    return request.form.get("confirm") == "yes"
 
 
 def _member_of_tenant(tenant_id: int, raw: str | None) -> User:

@@ -1,15 +1,22 @@
 /* Conversation page: new messages and status changes without reload, and "a colleague is
-   typing a reply". Uses the element ids the conversation page keeps stable. */
+   typing a reply". Uses the element ids the conversation page keeps stable. The open
+   conversation is the one in #conv-pane, which the workspace swaps without a page load. */
 (function () {
   "use strict";
   var d = document.currentScript.dataset;
-  var conversationId = Number(d.conversationId);
+  function pane() { return document.getElementById("conv-pane"); }
+  function openId() {
+    var p = pane();
+    return p && p.dataset.conversationId ? Number(p.dataset.conversationId) : null;
+  }
+  function typingUrl() { var p = pane(); return p ? p.dataset.typingUrl : null; }
   var me = Number(d.userId);
   var indicator = null;
   var hideTimer = null;
   var lastReport = 0;
 
   function showTyping(name, seconds) {
+    if (indicator && !document.body.contains(indicator)) indicator = null;
     if (!indicator) {
       indicator = document.createElement("p");
       indicator.id = "typing-indicator";
@@ -27,6 +34,7 @@
   }
 
   function refreshThread() {
+    if (!openId()) return;
     fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
@@ -44,20 +52,22 @@
 
   function reportTyping() {
     var now = Date.now();
-    if (now - lastReport < 4000 || !d.typingUrl) return;
+    if (now - lastReport < 4000 || !typingUrl()) return;
     lastReport = now;
-    fetch(d.typingUrl, {
+    fetch(typingUrl(), {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRFToken": d.csrf || "" }
     });
   }
 
-  var body = document.getElementById("reply-body");
-  if (body) body.addEventListener("input", reportTyping);
+  document.addEventListener("input", function (e) {
+    if (e.target && e.target.id === "reply-body") reportTyping();
+  });
 
   function pollTyping() {
-    fetch(d.typingUrl, { credentials: "same-origin" })
+    if (!typingUrl()) return;
+    fetch(typingUrl(), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : { typing: [] }; })
       .then(function (j) { if (j.typing && j.typing.length) showTyping(j.typing.join(", "), 6); });
   }
@@ -71,7 +81,7 @@
   var source = new EventSource(d.eventsUrl);
   function mine(e) {
     var payload = JSON.parse(e.data);
-    return payload.conversation_id === conversationId ? payload : null;
+    return payload.conversation_id === openId() ? payload : null;
   }
   ["message", "delivery", "status", "assignment"].forEach(function (type) {
     source.addEventListener(type, function (e) { if (mine(e)) refreshThread(); });

@@ -1,6 +1,8 @@
-// Conversation page: live character count (and SMS parts) under the reply box.
+// Conversation page: live character count (and SMS parts) under the reply box. Run again
+// ("conversation:loaded") when the workspace swaps in another conversation.
 (function () {
   "use strict";
+  function init() {
   var body = document.getElementById("reply-body");
   var counter = document.getElementById("reply-counter");
   if (!body || !counter) return;
@@ -20,11 +22,15 @@
   }
   body.addEventListener("input", update);
   update();
+  }
+  init();
+  document.addEventListener("conversation:loaded", init);
 })();
 
 // Canned replies: insert at the cursor without reloading (the form works without JS too).
 (function () {
   "use strict";
+  function init() {
   var form = document.getElementById("canned-form");
   var body = document.getElementById("reply-body");
   if (!form || !body) return;
@@ -40,4 +46,7 @@
     body.setSelectionRange(start + text.length, start + text.length);
     body.dispatchEvent(new Event("input"));
   });
+  }
+  init();
+  document.addEventListener("conversation:loaded", init);
 })();

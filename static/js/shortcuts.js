@@ -15,7 +15,9 @@
   }
 
   function queueLinks() {
-    return Array.prototype.slice.call(document.querySelectorAll(".queue__item > a"));
+    // Only rows on screen: at phone width the list beside a conversation is hidden.
+    return Array.prototype.slice.call(document.querySelectorAll(".queue__item > a"))
+      .filter(function (a) { return a.offsetParent !== null; });
   }
 
   function rememberOrder() {
@@ -29,10 +31,14 @@
     var links = queueLinks();
     if (links.length) {
       var idx = links.indexOf(document.activeElement);
+      if (idx < 0) {  // nothing in the list focused: move on from the open conversation
+        idx = links.findIndex(function (a) { return a.getAttribute("aria-current") === "page"; });
+      }
       var next = idx < 0 ? (delta > 0 ? 0 : links.length - 1) : idx + delta;
       next = Math.max(0, Math.min(links.length - 1, next));
       links[next].focus();
       links[next].scrollIntoView({ block: "nearest" });
+      document.dispatchEvent(new CustomEvent("queue:moved", { detail: { link: links[next] } }));
       return;
     }
     // On a conversation page: go to the neighbour in the queue the user came from.
@@ -77,7 +83,25 @@
       });
   }
 
+  // The archive flag form, opened on demand (templates/archiving/_panel.html).
+  function flagForArchive() {
+    var details = document.getElementById("flag-details");
+    if (!details) return;
+    details.open = true;
+    details.scrollIntoView({ block: "start" });
+    var field = details.querySelector("input:not([type=hidden]), select, textarea");
+    (field || details.querySelector("summary")).focus();
+  }
+
+  document.addEventListener("click", function (e) {
+    var link = e.target && e.target.closest ? e.target.closest("#archive-open") : null;
+    if (!link || !document.getElementById("flag-details")) return;
+    e.preventDefault();
+    flagForArchive();
+  });
+
   var actions = {
+    f: flagForArchive,
     j: function () { move(1); },
     k: function () { move(-1); },
     r: function () { compose("reply"); },
