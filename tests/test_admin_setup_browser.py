@@ -106,8 +106,8 @@ def test_a_municipality_set_up_end_to_end_through_the_pages(app, factory, browse
         submit(page, page.get_by_role("button", name="Test tilkoblingen"))
         page.get_by_role("heading", name="Tilkoblingen feilet").wait_for()
         assert (
-            "Wrong page id: the token is for the page 'Nabokommunen' (id 999888777), "
-            "not for page id 123456789" in page.locator("#test-result").inner_text()
+            "Feil side-ID: tokenet gjelder siden 'Nabokommunen' (ID 999888777), "
+            "ikke side-ID 123456789" in page.locator("#test-result").inner_text()
         )
         audit(page)
 

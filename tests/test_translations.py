@@ -18,7 +18,15 @@ from inbox.services.queue import Sort
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("nb", "nn")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "lazy_gettext": None,
+    "_l": None,
+    "lazy_ngettext": (1, 2),
+    "_nl": (1, 2),
+}
 SOURCES = {
     "inbox": [("**.py", "python")],
     "channels": [("**.py", "python")],

@@ -4,6 +4,9 @@ provider's own message on 401/403, a token of another page, a missing permission
 
 Plain HTTP requests against the providers' documented read-only endpoints; nothing is sent
 to a citizen and nothing is changed at the provider.
+
+The texts are translatable (the admin's language on the page); the provider's own message,
+HTTP status and error code go into them unchanged as placeholders.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _nl
+from flask_babel.speaklater import LazyString
 
 from inbox import secretstore
 from inbox.models import ChannelAccount, Tenant
@@ -28,29 +35,32 @@ TIMEOUT = 10
 @dataclass
 class Result:
     ok: bool
-    # Each step: (ok, text), in English: technical, with the provider's own message quoted.
+    # Each step: (ok, text), in the language of the page (the admin's): technical, with the
+    # provider's own message, HTTP status and error code quoted unchanged. Plain text, escaped
+    # when shown (a lazy string would pass through the template unescaped).
     steps: list[tuple[bool, str]] = field(default_factory=list)
+    # The first failed step in English, for the audit log (kept in one language).
+    problem: str | None = None
 
-    def good(self, text: str) -> None:
-        self.steps.append((True, text))
+    def good(self, text: str | LazyString) -> None:
+        self.steps.append((True, str(text)))
 
-    def fail(self, text: str) -> Result:
-        self.steps.append((False, text))
+    def fail(self, text: str | LazyString) -> Result:
+        self.steps.append((False, str(text)))
+        if self.problem is None:
+            with force_locale("en"):
+                self.problem = str(text)
         self.ok = False
         return self
 
-    @property
-    def problem(self) -> str | None:
-        return next((t for ok, t in self.steps if not ok), None)
-
 
 class _Stop(Exception):
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str | LazyString) -> None:
         super().__init__(text)
         self.text = text
 
 
-def _network_error(url: str, exc: requests.RequestException) -> str:
+def _network_error(url: str, exc: requests.RequestException) -> LazyString:
     host = urlsplit(url).hostname or url
     chain: list[BaseException] = []
     cur: BaseException | None = exc
@@ -69,21 +79,29 @@ def _network_error(url: str, exc: requests.RequestException) -> str:
     if isinstance(exc, requests.exceptions.SSLError) or any(
         isinstance(e, ssl.SSLError) for e in chain
     ):
-        return (
-            f"TLS: the secure connection to {host} failed (certificate or TLS version): "
-            f"{_short(exc)}"
+        return _l(
+            "TLS: the secure connection to %(host)s failed (certificate or TLS version): %(error)s",
+            host=host,
+            error=_short(exc),
         )
     if isinstance(exc, requests.exceptions.Timeout):
-        return f"Timeout: {host} did not answer within {TIMEOUT} seconds"
+        return _l(
+            "Timeout: %(host)s did not answer within %(seconds)s seconds",
+            host=host,
+            seconds=TIMEOUT,
+        )
     if (
         any(isinstance(e, socket.gaierror) for e in chain)
         or "NameResolutionError" in names
         or ("Name or service not known" in names or "nodename nor servname" in names)
     ):
-        return f"DNS: the name {host} could not be found"
+        return _l("DNS: the name %(host)s could not be found", host=host)
     if "Connection refused" in names or any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return f"Connection refused by {host} (nothing listens at that address and port)"
-    return f"Network: {host} could not be reached: {_short(exc)}"
+        return _l(
+            "Connection refused by %(host)s (nothing listens at that address and port)",
+            host=host,
+        )
+    return _l("Network: %(host)s could not be reached: %(error)s", host=host, error=_short(exc))
 
 
 def _short(exc: BaseException) -> str:
@@ -123,19 +141,44 @@ def twilio(account: ChannelAccount) -> Result:
         sid = str(cfg.get("account_sid") or "")
         token = secretstore.resolve(account, "auth_token")
         if not sid or not token:
-            raise _Stop("Not configured: the account SID or the auth token is missing")
+            raise _Stop(_l("Not configured: the account SID or the auth token is missing"))
         base = str(cfg.get("api_base_url") or "https://api.twilio.com").rstrip("/")
         resp = _get(f"{base}/2010-04-01/Accounts/{sid}.json", auth=(sid, token))
         body = _json(resp)
+        message = str(body.get("message") or resp.reason)
         if resp.status_code in (401, 403):
+            if body.get("code"):
+                raise _Stop(
+                    _l(
+                        "Twilio refused the account SID and auth token "
+                        "(%(status)s, error %(code)s: %(message)s)",
+                        status=resp.status_code,
+                        code=str(body.get("code")),
+                        message=message,
+                    )
+                )
             raise _Stop(
-                f"Twilio refused the account SID and auth token ({resp.status_code}"
-                f"{', error ' + str(body.get('code')) if body.get('code') else ''}: "
-                f"{body.get('message') or resp.reason})"
+                _l(
+                    "Twilio refused the account SID and auth token (%(status)s: %(message)s)",
+                    status=resp.status_code,
+                    message=message,
+                )
             )
         if resp.status_code != 200:
-            raise _Stop(f"Twilio answered {resp.status_code}: {body.get('message') or resp.reason}")
-        r.good(f"Twilio accepted the credentials of account {sid} ({body.get('status', '?')})")
+            raise _Stop(
+                _l(
+                    "Twilio answered %(status)s: %(message)s",
+                    status=resp.status_code,
+                    message=message,
+                )
+            )
+        r.good(
+            _l(
+                "Twilio accepted the credentials of account %(sid)s (%(status)s)",
+                sid=sid,
+                status=str(body.get("status", "?")),
+            )
+        )
         if cfg.get("messaging_service_sid"):
             return
         resp = _get(
@@ -145,10 +188,18 @@ def twilio(account: ChannelAccount) -> Result:
         )
         numbers = _json(resp).get("incoming_phone_numbers") or []
         if resp.status_code != 200:
-            raise _Stop(f"Twilio answered {resp.status_code} listing the numbers")
+            raise _Stop(
+                _l("Twilio answered %(status)s listing the numbers", status=resp.status_code)
+            )
         if not any(n.get("phone_number") == account.external_id for n in numbers):
-            raise _Stop(f"Wrong number: {account.external_id} is not a number of account {sid}")
-        r.good(f"{account.external_id} is a number of the account")
+            raise _Stop(
+                _l(
+                    "Wrong number: %(number)s is not a number of account %(sid)s",
+                    number=account.external_id,
+                    sid=sid,
+                )
+            )
+        r.good(_l("%(number)s is a number of the account", number=account.external_id))
 
     return _run(steps)
 
@@ -171,7 +222,7 @@ def _meta(account: ChannelAccount, page_id: str, *, instagram: bool) -> Result:
         token = secretstore.resolve(account, "page_access_token")
         app_secret = secretstore.resolve(account, "app_secret")
         if not token or not app_secret:
-            raise _Stop("Not configured: the page access token or the app secret is missing")
+            raise _Stop(_l("Not configured: the page access token or the app secret is missing"))
         base = str(cfg.get("graph_url") or current_app.config["FACEBOOK_GRAPH_URL"]).rstrip("/")
         version = str(cfg.get("graph_version") or current_app.config["FACEBOOK_GRAPH_VERSION"])
         proof = hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
@@ -183,23 +234,46 @@ def _meta(account: ChannelAccount, page_id: str, *, instagram: bool) -> Result:
             code = err.get("code")
             if code == 190:
                 raise _Stop(
-                    f"Facebook refused the page access token (code 190: {err.get('message')})"
+                    _l(
+                        "Facebook refused the page access token (code %(code)s: %(message)s)",
+                        code=code,
+                        message=str(err.get("message")),
+                    )
                 )
             if code == 100 and "appsecret_proof" in str(err.get("message")):
                 raise _Stop(
-                    "The app secret does not belong to the token's app "
-                    f"(code 100: {err.get('message')})"
+                    _l(
+                        "The app secret does not belong to the token's app "
+                        "(code %(code)s: %(message)s)",
+                        code=code,
+                        message=str(err.get("message")),
+                    )
                 )
             raise _Stop(
-                f"Facebook answered {resp.status_code} "
-                f"(code {code}: {err.get('message') or resp.reason})"
+                _l(
+                    "Facebook answered %(status)s (code %(code)s: %(message)s)",
+                    status=resp.status_code,
+                    code=str(code),
+                    message=str(err.get("message") or resp.reason),
+                )
             )
         if str(body.get("id")) != page_id:
             raise _Stop(
-                f"Wrong page id: the token is for the page {body.get('name')!r} "
-                f"(id {body.get('id')}), not for page id {page_id}"
+                _l(
+                    "Wrong page id: the token is for the page %(name)s (id %(id)s), "
+                    "not for page id %(page_id)s",
+                    name=repr(body.get("name")),
+                    id=str(body.get("id")),
+                    page_id=page_id,
+                )
             )
-        r.good(f"The token is a page token for {body.get('name')!r} (id {body.get('id')})")
+        r.good(
+            _l(
+                "The token is a page token for %(name)s (id %(id)s)",
+                name=repr(body.get("name")),
+                id=str(body.get("id")),
+            )
+        )
         extra = {"platform": "instagram"} if instagram else {}
         resp = _get(
             f"{base}/{version}/{page_id}/conversations",
@@ -209,15 +283,26 @@ def _meta(account: ChannelAccount, page_id: str, *, instagram: bool) -> Result:
             err = _json(resp).get("error") or {}
             code = err.get("code")
             if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
-                raise _Stop(f"Missing permission (code {code}: {err.get('message')})")
+                raise _Stop(
+                    _l(
+                        "Missing permission (code %(code)s: %(message)s)",
+                        code=str(code),
+                        message=str(err.get("message")),
+                    )
+                )
             raise _Stop(
-                f"Facebook answered {resp.status_code} reading the page's conversations "
-                f"(code {code}: {err.get('message')})"
+                _l(
+                    "Facebook answered %(status)s reading the page's conversations "
+                    "(code %(code)s: %(message)s)",
+                    status=resp.status_code,
+                    code=str(code),
+                    message=str(err.get("message")),
+                )
             )
         r.good(
-            "The token may read the Instagram account's direct messages"
+            _l("The token may read the Instagram account's direct messages")
             if instagram
-            else "The token may read the page's Messenger conversations"
+            else _l("The token may read the page's Messenger conversations")
         )
 
     return _run(steps)
@@ -233,21 +318,41 @@ def wordpress(account: ChannelAccount) -> Result:
         user = cfg.get("user") or secretstore.resolve(account, "user")
         password = secretstore.resolve(account, "app_password")
         if not user or not password:
-            raise _Stop("Not configured: the user name or the application password is missing")
+            raise _Stop(_l("Not configured: the user name or the application password is missing"))
         resp = _get(f"{api_root}/wp/v2/users/me", auth=(str(user), password))
         body = _json(resp)
         if resp.status_code in (401, 403):
             raise _Stop(
-                "WordPress refused the user name and application password "
-                f"({resp.status_code} {body.get('code')}: {body.get('message')})"
+                _l(
+                    "WordPress refused the user name and application password "
+                    "(%(status)s %(code)s: %(message)s)",
+                    status=resp.status_code,
+                    code=str(body.get("code")),
+                    message=str(body.get("message")),
+                )
             )
         if resp.status_code == 404:
-            raise _Stop(f"No WordPress REST API at {api_root} (404)")
+            raise _Stop(
+                _l(
+                    "No WordPress REST API at %(url)s (%(status)s)",
+                    url=str(api_root),
+                    status=resp.status_code,
+                )
+            )
         if resp.status_code != 200:
             raise _Stop(
-                f"WordPress answered {resp.status_code}: {body.get('message') or resp.reason}"
+                _l(
+                    "WordPress answered %(status)s: %(message)s",
+                    status=resp.status_code,
+                    message=str(body.get("message") or resp.reason),
+                )
             )
-        r.good(f"WordPress accepted the application password (user id {body.get('id')})")
+        r.good(
+            _l(
+                "WordPress accepted the application password (user id %(id)s)",
+                id=str(body.get("id")),
+            )
+        )
 
     return _run(steps)
 
@@ -264,12 +369,12 @@ def records(tenant: Tenant) -> Result:
 
             path = Path(current_app.config["RECORDS_DIR"])
             path.mkdir(parents=True, exist_ok=True)
-            r.good(f"The embedded journal is kept in {path}")
+            r.good(_l("The embedded journal is kept in %(path)s", path=str(path)))
             return
         if adapter == "noark5_rest":
             base = str(cfg.get("base_url") or "").rstrip("/")
             if not base:
-                raise _Stop("Not configured: the Noark 5 address is missing")
+                raise _Stop(_l("Not configured: the Noark 5 address is missing"))
             headers = {"Accept": "application/vnd.noark5+json"}
             token = secretstore.resolve(tenant, "records_token")
             if token:
@@ -278,17 +383,33 @@ def records(tenant: Tenant) -> Result:
             body = _json(resp)
             if resp.status_code in (401, 403):
                 raise _Stop(
-                    f"The records system refused the token "
-                    f"({resp.status_code}: {body.get('message') or resp.reason})"
+                    _l(
+                        "The records system refused the token (%(status)s: %(message)s)",
+                        status=resp.status_code,
+                        message=str(body.get("message") or resp.reason),
+                    )
                 )
             if resp.status_code != 200 or not body.get("_links"):
-                raise _Stop(f"No Noark 5 service at {base} ({resp.status_code})")
-            r.good(f"The Noark 5 service at {base} answers and lists {len(body['_links'])} links")
+                raise _Stop(
+                    _l(
+                        "No Noark 5 service at %(url)s (%(status)s)",
+                        url=base,
+                        status=resp.status_code,
+                    )
+                )
+            r.good(
+                _nl(
+                    "The Noark 5 service at %(url)s answers and lists %(num)d link",
+                    "The Noark 5 service at %(url)s answers and lists %(num)d links",
+                    len(body["_links"]),
+                    url=base,
+                )
+            )
             return
         if adapter == "fiks_arkiv":
             _fiks(tenant, cfg, r)
             return
-        raise _Stop(f"Unknown records system {adapter!r}")
+        raise _Stop(_l("Unknown records system %(name)s", name=repr(adapter)))
 
     return _run(steps)
 
@@ -306,25 +427,54 @@ def _fiks(tenant: Tenant, cfg: dict[str, Any], r: Result) -> None:
     try:
         adapter = FiksArkiv(tenant)
     except Exception as exc:  # noqa: BLE001 - the adapter's own refusal, said as it is
-        raise _Stop(f"Fiks Arkiv settings refused: {exc}") from None
-    for what, folder in (("outgoing", adapter.outgoing), ("incoming", adapter.incoming)):
+        raise _Stop(_l("Fiks Arkiv settings refused: %(error)s", error=str(exc))) from None
+    for outgoing, folder in ((True, adapter.outgoing), (False, adapter.incoming)):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _Stop(f"The {what} folder {folder} cannot be made: {exc.strerror}") from None
+            where = {"folder": str(folder), "error": str(exc.strerror)}
+            raise _Stop(
+                _l("The outgoing folder %(folder)s cannot be made: %(error)s", **where)
+                if outgoing
+                else _l("The incoming folder %(folder)s cannot be made: %(error)s", **where)
+            ) from None
         if not os.access(folder, os.W_OK | os.R_OK):
-            raise _Stop(f"The {what} folder {folder} cannot be read and written")
-    r.good(f"The Fiks Arkiv folders {adapter.outgoing} and {adapter.incoming} can be used")
+            raise _Stop(
+                _l("The outgoing folder %(folder)s cannot be read and written", folder=str(folder))
+                if outgoing
+                else _l(
+                    "The incoming folder %(folder)s cannot be read and written", folder=str(folder)
+                )
+            )
+    r.good(
+        _l(
+            "The Fiks Arkiv folders %(outgoing)s and %(incoming)s can be used",
+            outgoing=str(adapter.outgoing),
+            incoming=str(adapter.incoming),
+        )
+    )
     key_path = cfg.get("private_key_path")
     if not key_path:
         return
     try:
         data = Path(str(key_path)).read_bytes()
     except OSError as exc:
-        raise _Stop(f"The private key file {key_path} cannot be read: {exc.strerror}") from None
+        raise _Stop(
+            _l(
+                "The private key file %(path)s cannot be read: %(error)s",
+                path=str(key_path),
+                error=str(exc.strerror),
+            )
+        ) from None
     password = secretstore.resolve(tenant, "fiks_key_password")
     try:
         load_pem_private_key(data, password.encode() if password else None)
     except (ValueError, TypeError) as exc:
-        raise _Stop(f"The private key in {key_path} does not load: {exc}") from None
-    r.good(f"The private key in {key_path} loads")
+        raise _Stop(
+            _l(
+                "The private key in %(path)s does not load: %(error)s",
+                path=str(key_path),
+                error=str(exc),
+            )
+        ) from None
+    r.good(_l("The private key in %(path)s loads", path=str(key_path)))

@@ -310,7 +310,7 @@ def test_channel(tenant_id: int, account_id: int):  # type: ignore[no-untyped-de
     }.get(kind)
     if tester is None:
         result = connection_test.Result(True)
-        result.good("A signed webhook is tested by sending to it; see the example below.")
+        result.good(_("A signed webhook is tested by sending to it; see the example below."))
     else:
         result = tester(account)
     audit.record(
