@@ -110,6 +110,7 @@ ROUTES: dict[str, str] = {
     "account.sessions_page": USER,
     "account.end_session": USER,
     "account.end_all_sessions": USER,
+    "account.availability": USER,
     "records.approve_many": RECORDS,
     "records.document": RECORDS,
     "records.edit": RECORDS,
