@@ -41,6 +41,7 @@ def register(app: Flask) -> None:
     from inbox.views.conversation import bp as conversation_bp
     from inbox.views.demo import bp as demo_bp
     from inbox.views.insight import bp as insight_bp
+    from inbox.views.logo import bp as logo_bp
     from inbox.views.matching import bp as matching_bp
     from inbox.views.privacy import bp as privacy_bp
     from inbox.views.privacy_admin import bp as privacy_admin_bp
@@ -81,6 +82,7 @@ def register(app: Flask) -> None:
         auditlog_bp,
         routing_bp,
         insight_bp,
+        logo_bp,
         alerts_bp,
     )
     for bp in blueprints:

@@ -53,6 +53,7 @@ ALERTS = "alerts"
 ROUTES: dict[str, str] = {
     "static": PUBLIC,
     "healthz": PUBLIC,
+    "logo.image": PUBLIC,  # a municipality's logo, shown in its chat widget
     "auth.login": PUBLIC,
     "auth.logout": USER,
     "account.language": PUBLIC,
@@ -109,6 +110,7 @@ ROUTES: dict[str, str] = {
     "account.sessions_page": USER,
     "account.end_session": USER,
     "account.end_all_sessions": USER,
+    "account.availability": USER,
     "records.approve_many": RECORDS,
     "records.document": RECORDS,
     "records.edit": RECORDS,
@@ -177,6 +179,7 @@ ROUTES: dict[str, str] = {
     "setup.index": ADMIN,
     "setup.profile": ADMIN,
     "setup.save_profile": ADMIN,
+    "setup.save_logo": ADMIN,
     "setup.channels": ADMIN,
     "setup.new_channel": ADMIN,
     "setup.create_channel": ADMIN,

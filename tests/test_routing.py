@@ -138,3 +138,36 @@ def test_supervisor_view_and_rule_validation(app, factory):
         data={"keyword": "x", "team_id": str(team.id)},
     )
     assert resp.status_code == 400
+
+
+def test_a_caseworker_marks_themself_away_and_back(app, factory):
+    tenant = factory.tenant()
+    team = factory.team(tenant, "Servicetorget")
+    team.auto_assign, team.max_open_per_member = True, 10
+    kari, ola = factory.user(tenant, Role.CASEWORKER), factory.user(tenant, Role.CASEWORKER)
+    for u in (kari, ola):
+        db.session.add(TeamMember(team_id=team.id, user_id=u.id))
+    db.session.commit()
+    ola_client = signed_in(app, ola)
+    kari_client = signed_in(app, kari)
+    page = kari_client.get("/account/sessions").get_data(as_text=True)
+    assert "You are available" in page
+    resp = kari_client.post("/account/availability", data={"available": "0"})
+    assert resp.status_code == 303
+    forget()
+    assert "You are away" in kari_client.get("/account/sessions").get_data(as_text=True)
+    account = factory.channel(tenant, ChannelKind.WEBCHAT, team_id=team.id)
+    assignees = {
+        db.session.get(Conversation, factory.conversation(account).id).assignee_id for _ in range(3)
+    }
+    assert assignees == {ola.id}  # Kari is away: nothing for her
+    away = db.session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "routing.away", AuditEntry.actor_id == kari.id
+        )
+    )
+    assert away is not None and away.tenant_id == tenant.id
+    forget()
+    kari_client.post("/account/availability", data={"available": "1"})
+    assert db.session.get(Conversation, factory.conversation(account).id).assignee_id == kari.id
+    assert ola_client

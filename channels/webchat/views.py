@@ -35,6 +35,7 @@ from inbox.extensions import csrf, db
 from inbox.models import ChannelAccount, Direction, Message, Tenant
 from inbox.models.base import utcnow
 from inbox.services import account_cache, events
+from inbox.services import logo as logos
 from inbox.services.account_cache import AccountRef
 
 bp = Blueprint("webchat", __name__)
@@ -154,6 +155,8 @@ def chat_frame(widget_key: str):  # type: ignore[no-untyped-def]
             widget_key=widget_key,
             privacy_url=(account.config or {}).get("privacy_url"),
             idporten=idporten.settings(account),
+            logo=logos.of(account.tenant_id),
+            logo_slug=db.session.get(Tenant, account.tenant_id).slug,
         )
     )
     # Only the municipality's own sites may frame the chat, when it has listed them.

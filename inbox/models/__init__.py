@@ -85,3 +85,7 @@ __all__ += ["StoredSecret"]
 from inbox.models.routing import RoutingRule  # noqa: E402
 
 __all__ += ["RoutingRule"]
+
+from inbox.models.logo import TenantLogo  # noqa: E402
+
+__all__ += ["TenantLogo"]

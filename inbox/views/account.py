@@ -123,6 +123,27 @@ def sessions_page():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.post("/account/availability")
+@login_required
+def availability():  # type: ignore[no-untyped-def]
+    """A caseworker marks themself away (no new conversations by automatic assignment) or
+    available again; a supervisor can do the same on the routing page."""
+    from inbox.services import routing
+
+    user = current()
+    available = request.form.get("available") == "1"
+    for membership in user.active_memberships:
+        routing.set_available(user, membership.tenant_id, user, available)
+    db.session.commit()
+    flash(
+        _("You get new conversations again.")
+        if available
+        else _("You are away: automatic assignment gives you no new conversations."),
+        "success",
+    )
+    return redirect(url_for(".sessions_page"), 303)
+
+
 @bp.post("/account/sessions/<int:session_id>/end")
 @login_required
 def end_session(session_id: int):  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from inbox.extensions import db
 from inbox.models import ChannelAccount, ChannelKind, Role, Team, Tenant, User
 from inbox.services import audit, connection_test
 from inbox.services import channel_setup as chs
+from inbox.services import logo as logos
 from inbox.services import tenants as tsvc
 from inbox.services.access import current, require_role
 
@@ -86,6 +87,12 @@ def error_texts() -> dict[str, str]:
         "timezone": _("Give a time zone such as Europe/Oslo."),
         "retention_days": _("Give a number of days between 1 and 3650."),
         "locale": _("Choose one of the languages."),
+        "logo_empty": _("Choose a picture file to upload."),
+        "logo_too_large": _("The picture is larger than 512 kB. Save it smaller and try again."),
+        "logo_not_image": _(
+            "This file is not a picture we can read. Upload a PNG, JPEG, GIF or WebP file."
+        ),
+        "logo_too_many_pixels": _("The picture is too large (at most 4096 × 4096 pixels)."),
         "name": _("Give the municipality's name (at most 200 characters)."),
         "origins": _("Give each origin as https://host (one per line, at most 20)."),
         "adapter": _("Choose one of the records systems."),
@@ -137,6 +144,7 @@ def _profile_page(tenant: Tenant, form: dict[str, Any], errors: dict[str, str], 
     return render_template(
         "admin/setup/profile.html",
         tenant=tenant,
+        logo=logos.of(tenant.id),
         form=form,
         errors=errors,
         texts=error_texts(),
@@ -148,15 +156,18 @@ def _profile_page(tenant: Tenant, form: dict[str, Any], errors: dict[str, str], 
 @login_required
 def profile(tenant_id: int):  # type: ignore[no-untyped-def]
     tenant, _actor = municipal_admin(tenant_id)
+    return _profile_page(tenant, _profile_form(tenant), {})
+
+
+def _profile_form(tenant: Tenant) -> dict[str, Any]:
     hours = tsvc.hours_text(tenant.opening_hours)
-    form = {
+    return {
         "name": tenant.name,
         "locale": tenant.locale,
         "timezone": tenant.timezone,
         "retention_days": tenant.retention_days,
         **{f"hours_{d}": v for d, v in hours.items()},
     }
-    return _profile_page(tenant, form, {})
 
 
 @bp.post("/<int:tenant_id>/profile")
@@ -174,6 +185,29 @@ def save_profile(tenant_id: int):  # type: ignore[no-untyped-def]
         )
     db.session.commit()
     flash(_("The profile is saved."), "success")
+    return redirect(url_for(".profile", tenant_id=tenant_id), 303)
+
+
+@bp.post("/<int:tenant_id>/logo")
+@login_required
+def save_logo(tenant_id: int):  # type: ignore[no-untyped-def]
+    """Upload a new logo, or remove it (the `remove` button)."""
+    tenant, actor = municipal_admin(tenant_id)
+    if request.form.get("remove"):
+        if logos.remove(tenant, actor):
+            db.session.commit()
+            flash(_("The logo is removed."), "success")
+        return redirect(url_for(".profile", tenant_id=tenant_id), 303)
+    upload = request.files.get("logo")
+    try:
+        logos.store(tenant, upload.read(logos.MAX_BYTES + 1) if upload else b"", actor)
+    except logos.LogoError as exc:
+        db.session.rollback()
+        tenant = db.session.get(Tenant, tenant_id)
+        flash(_("The logo was not saved: see the message below."), "error")
+        return _profile_page(tenant, _profile_form(tenant), {"logo": f"logo_{exc}"}, 400)
+    db.session.commit()
+    flash(_("The logo is saved."), "success")
     return redirect(url_for(".profile", tenant_id=tenant_id), 303)
 
 
