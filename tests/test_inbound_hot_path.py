@@ -183,6 +183,25 @@ def test_changed_auth_token_through_our_code_applies_at_once(sms, tasks, monkeyp
     assert stored_events() == 2
 
 
+def test_a_token_stored_on_the_setup_page_applies_at_once_and_stays_off_the_hot_path(sms, tasks):
+    """A token entered on the admin pages (inbox/secretstore.py, encrypted) wins over the
+    environment variable; storing it clears this process's cache, and once cached the webhook
+    reads it with no query."""
+    from inbox import secretstore
+
+    assert sms.inbound("før", process=False).status_code == 200
+    account = db.session.get(ChannelAccount, sms.account.id)
+    secretstore.put(account, "auth_token", "stored-token-0123456789", None)
+    db.session.commit()
+    assert sms.inbound("gammel nøkkel", process=False).status_code == 403
+    sms.token = "stored-token-0123456789"
+    assert sms.inbound("ny nøkkel", process=False).status_code == 200
+    with statements() as seen:
+        assert sms.inbound("igjen", process=False).status_code == 200
+    assert not [s for s in seen if "stored_secret" in s], seen
+    assert stored_events() == 3
+
+
 def test_changed_auth_token_elsewhere_applies_within_the_ttl(sms, tasks, monkeypatch, clock):
     """Another process (a second web worker, the CLI) changed the account: this process's cache
     keeps the old snapshot at most WEBHOOK_ACCOUNT_CACHE_SECONDS."""
