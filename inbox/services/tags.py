@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -89,9 +89,10 @@ def names_for(conversation_ids: Iterable[int]) -> dict[int, list[str]]:
     return found
 
 
-def suggest(conv: Conversation, limit: int = 5) -> list[str]:
+def suggest(conv: Conversation, limit: int = 5, current: Sequence[str] | None = None) -> list[str]:
     """The municipality's tags that the first citizen message names (as a whole word or the
-    start of one: "byggesak" in "byggesaken"), not already on the conversation."""
+    start of one: "byggesak" in "byggesaken"), not already on the conversation (`current`,
+    when the caller has read them already)."""
     from inbox.models import Direction, Message
 
     first = db.session.scalar(
@@ -107,7 +108,7 @@ def suggest(conv: Conversation, limit: int = 5) -> list[str]:
     if not first:
         return []
     text = " ".join(first.lower().split())
-    have = set(names_for([conv.id]).get(conv.id, []))
+    have = set(names_for([conv.id]).get(conv.id, []) if current is None else current)
     found = []
     for name in db.session.scalars(
         select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(500)

@@ -70,13 +70,14 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         if pane_only
         else queue_views.list_context(user, conv.id)
     )
+    conv_tags = tags.names_for([conv.id]).get(conv.id, [])
     page = render_template(
         "inbox/_conversation_pane.html" if pane_only else "inbox/conversation.html",
         **listing,
         undo=actions.pending_undo(conv.id),
         undo_seconds=int(current_app.config.get("UNDO_SECONDS", 10)),
-        conv_tags=tags.names_for([conv.id]).get(conv.id, []),
-        suggested_tags=tags.suggest(conv),
+        conv_tags=conv_tags,
+        suggested_tags=tags.suggest(conv, current=conv_tags),
         tag_suggestions=db.session.scalars(
             select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(200)
         ).all(),
