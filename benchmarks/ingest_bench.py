@@ -56,9 +56,11 @@ from ingest_setup import (  # noqa: E402
     celery_cmd,
     children,
     clean_env,
+    cpu_seconds,
     free_port,
     gunicorn_cmd,
     http_ok,
+    pids_named,
     pss_kib,
     run_seed,
     tree,
@@ -84,8 +86,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=16, help="gunicorn gthread threads per worker")
     p.add_argument(
         "--worker-args",
-        default="--concurrency=2",
-        help="extra arguments of the production `celery worker` (default: %(default)s)",
+        default="--pool threads --concurrency 4",
+        help="extra arguments of the production `celery worker` (default, as in README's "
+        "production section: %(default)s)",
+    )
+    p.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="niceness of the Celery worker, as README's production section starts it "
+        "(default %(default)s; 0 = the web's priority)",
     )
     p.add_argument("--beat", action="store_true", help="also run Celery beat (the sweeper)")
     p.add_argument("--drain-timeout", type=float, default=120, help="wait for a backlog (s)")
@@ -251,6 +261,7 @@ def run_rounds(
     drain_app: Callable[[], float],
     drain_emb: Callable[[], float],
     tmp: Path,
+    cpu_groups: Callable[[Target], dict[str, list[int]]],
 ) -> tuple[list[Round], str]:
     max_count = int(3500 * (args.max_seconds + 1))
     rate_count = int(args.rate * args.rate_seconds)
@@ -265,7 +276,12 @@ def run_rounds(
             phase = (PH_CEILING if target is ceiling else PH_APP_MAX) << 4 | r
             spec = target.spec(args, token, mode="max", phase=phase, count=max_count)
             spec["seconds"] = args.max_seconds
+            groups = cpu_groups(target)
+            before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             got[f"{target.name}_max"] = generate(spec)
+            got[f"{target.name}_max"]["cpu_s"] = {
+                name: cpu_seconds(pids) - before[name] for name, pids in groups.items()
+            }
             got[f"{target.name}_max"]["drain_s"] = drain_app() if target is app else 0.0
         for target in order:  # latency at a fixed offered rate
             phase = (PH_CEILING if target is ceiling else PH_APP_RATE) << 4 | r
@@ -367,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         c_proc, c_log = serve("ceiling", ceiling_cmd, clean_env())
         a_proc, a_log = serve("app", gunicorn_cmd(args, port_a, "inbox.wsgi:app"), prod_env)
         w_extra = args.worker_args.split()
-        w_proc, w_log = serve("worker", celery_cmd(prefix, "bench", *w_extra), prod_env)
+        nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
+        w_proc, w_log = serve("worker", nice + celery_cmd(prefix, "bench", *w_extra), prod_env)
         if args.beat:
             serve("beat", beat_cmd(tmp / "celerybeat-schedule"), prod_env)
         waits = [(port_c, c_log, "bare Flask"), (port_a, a_log, "the app")]
@@ -395,7 +412,19 @@ def main(argv: list[str] | None = None) -> int:
         def drain_emb() -> float:
             return drain(emb, None, prefix, args.drain_timeout) if emb else 0.0
 
-        rounds, stacks = run_rounds(args, token, ceiling, app, emb, drain_app, drain_emb, tmp)
+        def cpu_groups(target: Target) -> dict[str, list[int]]:
+            """Whose CPU time a max-rate run is charged to (the web server's workers, and for
+            the app its Celery worker, every PostgreSQL process and Redis)."""
+            groups = {"web": children(target.proc.pid)}
+            if target is app:
+                groups["worker"] = tree(w_proc.pid)
+                groups["postgres"] = pids_named("postgres")
+                groups["redis"] = pids_named("redis-server")
+            return groups
+
+        rounds, stacks = run_rounds(
+            args, token, ceiling, app, emb, drain_app, drain_emb, tmp, cpu_groups
+        )
         web = {pid: pss_kib(pid) for pid in children(a_proc.pid)}
         worker = {pid: pss_kib(pid) for pid in tree(w_proc.pid)}
         meta.update(
@@ -403,8 +432,10 @@ def main(argv: list[str] | None = None) -> int:
             minutes=(time.monotonic() - started) / 60,
             postgres=pg.version(),
             redis=rdb.version,
-            gunicorn=f"gthread, {args.web_workers} workers x {args.threads} threads",
-            worker_args=args.worker_args + (" (and beat)" if args.beat else ""),
+            gunicorn=f"gthread --preload, {args.web_workers} workers x {args.threads} threads",
+            worker_args=(f"nice -n {args.worker_nice} " if args.worker_nice else "")
+            + args.worker_args
+            + (" (and beat)" if args.beat else ""),
             memory={"web_kib": web, "worker_kib": worker},
         )
     summary: Summary = summarise(rounds)

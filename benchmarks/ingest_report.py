@@ -195,6 +195,7 @@ def render(
             f"{b['rows']:,} / {b['distinct']:,} of {b['expected']:,} | {retries} | "
             f"{rate(e['accepted_per_s']) if e else '–'} | {e['5xx'] if e else '–'} |"
         )
+    lines += ["", *render_cpu(rounds)]
     if stacks:
         lines += ["", *render_profile(stacks, root)]
     return "\n".join(lines) + "\n"
@@ -255,6 +256,34 @@ def hot_spots(
         [(n / total, f) for f, n in inclusive.most_common(top)],
         total,
     )
+
+
+def _cpu_ms(run: dict[str, Any]) -> dict[str, float]:
+    """CPU milliseconds per 2xx answer of a max-rate run, by process group."""
+    answered = run.get("accepted_all") or 0
+    return {k: v * 1000 / answered for k, v in run.get("cpu_s", {}).items()} if answered else {}
+
+
+def render_cpu(rounds: list[Round]) -> list[str]:
+    """Where the CPU went during the max-rate runs: per accepted webhook, median of rounds."""
+    app = [_cpu_ms(r.app_max) for r in rounds]
+    ceiling = [_cpu_ms(r.ceiling_max) for r in rounds]
+    names = ("web", "worker", "postgres", "redis")
+    if not any(app):
+        return []
+    cells = [f"{_median([a.get(n) for a in app]) or 0:.2f}" for n in names]
+    total = _median([sum(a.values()) for a in app if a]) or 0
+    return [
+        "CPU time per accepted webhook during the max-rate runs (median of rounds; the web "
+        "server's workers, the Celery worker's processes, every PostgreSQL process, Redis; the "
+        "load generator not included):",
+        "",
+        "| | web | worker | PostgreSQL | Redis | total |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| app, ms | {' | '.join(cells)} | {total:.2f} |",
+        f"| bare Flask, ms | {_median([c.get('web') for c in ceiling]) or 0:.2f} | – | – | – | "
+        f"{_median([c.get('web') for c in ceiling]) or 0:.2f} |",
+    ]
 
 
 def render_profile(stacks: str, root: Path) -> list[str]:

@@ -89,6 +89,7 @@ def gunicorn_cmd(args: Any, port: int, app: str, *extra: str) -> list[str]:
         str(args.threads),
         "-w",
         str(args.web_workers),
+        "--preload",  # as README's production section runs it (pages shared by the workers)
         "-b",
         f"127.0.0.1:{port}",
         "--log-level",
@@ -154,6 +155,29 @@ def pss_kib(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (those gone count as 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes whose command name is `name` (e.g. every PostgreSQL backend)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError, ValueError):
+            if stat.read_text().strip() == name:
+                out.append(int(stat.parent.name))
+    return out
 
 
 def tree(pid: int) -> list[int]:

@@ -233,9 +233,9 @@ def _fill_defaults(app: Flask) -> None:
     engine_options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     engine_options["hide_parameters"] = True
     if url.startswith("postgresql"):
-        # After the database was away, a pooled connection may be dead: test it on checkout
-        # rather than fail the first requests. An unreachable server fails fast (503).
-        engine_options.setdefault("pool_pre_ping", True)
+        # After the database was away, a pooled connection may be dead: one that sat idle is
+        # tested on checkout (inbox/db.py `_ping_if_idle`, cheaper than pool_pre_ping, which
+        # tests every checkout). An unreachable server fails fast (503).
         engine_options.setdefault("connect_args", {"connect_timeout": 3})
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if cfg["SESSION_COOKIE_SECURE"] is None:

@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import Pool
 
 from inbox.extensions import db
 
@@ -40,7 +42,44 @@ def install_listeners() -> None:
     event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Session, "after_commit", _send_pending)
     event.listen(Session, "after_soft_rollback", _drop_pending)
+    event.listen(Pool, "checkin", _note_checkin)
+    event.listen(Pool, "checkout", _ping_if_idle)
     _installed = True
+
+
+# -- liveness of pooled connections -------------------------------------------------------------
+# After the database was away, a pooled connection may be dead. SQLAlchemy's pool_pre_ping
+# tests every checkout with a round trip, which is a quarter of a webhook's database work. A
+# connection that was in use moments ago is as alive as the ping would find it, so only one
+# that sat idle in the pool is tested; one that fails is replaced (the pool retries on
+# DisconnectionError). What still fails mid-use (the server went away under load) is a
+# disconnect: SQLAlchemy then discards every connection of the pool, and the request answers
+# 503 (inbox/web.py).
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "servicetorg.idle_since"
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        return  # a file, not a server
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return  # new, or in use moments ago
+    try:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # no transaction left open by the ping
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.autocommit = autocommit
+    except Exception as error:
+        raise sa_exc.DisconnectionError(f"pooled connection is dead: {error}") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -122,8 +161,13 @@ def _send_pending(session: Session) -> None:
         # transaction is still open, so its tasks wait for the real commit.
         return
     pending = session.info.pop(_PENDING, None)
-    if not pending or not has_app_context():
-        return
+    if pending and has_app_context():
+        send_now(pending)
+
+
+def send_now(pending: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+    """Send tasks whose data is committed (coalesced kicks at most once per interval); what
+    the broker does not take is written down for the sweeper. Never raises for the broker."""
     dispatcher = current_app.extensions["servicetorg.dispatcher"]
     unsent = []
     for name, args, kwargs in pending:

@@ -7,7 +7,11 @@ fall back to memory (per process) until it is back; a limiter error never fails 
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from collections.abc import Callable
+from functools import partial, wraps
+from typing import Any
+
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 
 
@@ -33,6 +37,39 @@ def init_app(app: Flask) -> None:
         )
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+    # No limit applies to a provider's webhook (signed; the provider paces itself): there the
+    # limiter's per-request bookkeeping (before, after and at the end of each request) is
+    # skipped altogether, not only its search for limits.
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        funcs = hooks.get(None, [])
+        for i, fn in enumerate(funcs):
+            if getattr(fn, "__self__", None) is limiter or _is_limiter_partial(fn):
+                funcs[i] = _unless_webhook(fn)
+
+
+def _is_limiter_partial(fn: Any) -> bool:
+    return isinstance(fn, partial) and limiter in fn.args
+
+
+def _unless_webhook(fn: Callable[..., Any]) -> Callable[..., Any]:
+    from inbox.security import is_webhook
+
+    @wraps(fn)
+    def hook(*args: Any) -> Any:
+        if is_webhook():
+            return args[0] if args and isinstance(args[0], Response) else None
+        return fn(*args)
+
+    return hook
+
+
+@limiter.request_filter
+def _webhook() -> bool:
+    """No limit applies to a provider's webhook (signed; the provider paces itself), so the
+    limiter does not look for one there."""
+    from inbox.security import is_webhook
+
+    return is_webhook()
 
 
 def cfg(name: str):  # type: ignore[no-untyped-def]

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from inbox.extensions import db, login_manager
@@ -27,9 +29,29 @@ def init_app(app: Flask) -> None:
         # secure cookies) comes from X-Forwarded-*; trust exactly the configured hops.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     app.after_request(_security_headers)
+    app.session_interface = _SessionInterface()
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
+
+
+# Providers' webhooks (Twilio, Meta, comment sources) are authenticated by their signatures;
+# none of them has or needs a session or a rate limit of the inbox's own.
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+def is_webhook() -> bool:
+    return request.path.startswith(WEBHOOK_PREFIX)
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, except that a webhook gets none: no cookie read, verified
+    or written on the requests that arrive by the thousand in a storm."""
+
+    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 # 128 bits of the MAC, as hex: enough that a token cannot be guessed.

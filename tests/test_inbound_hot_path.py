@@ -23,7 +23,7 @@ from inbox.extensions import db
 from inbox.models import ChannelAccount, ChannelKind, InboundEvent
 from inbox.services import account_cache
 from inbox.services.events import PROCESS_TASK
-from tests.conftest import run_inbound
+from tests.conftest import RecordingDispatcher, make_app, run_inbound
 from tests.fakes.facebook import FakeGraph, Page, messaging_entry, text_event
 from tests.fakes.twilio import new_sid
 from tests.sms_support import sms_setup
@@ -105,6 +105,28 @@ def test_signed_sms_webhook_is_one_insert_without_an_account_query(sms, tasks):
     assert stored_events() == 2
     run_inbound(sms.client.application)
     assert [m.body for m in sms.messages()] == ["først", "Vannet er brunt i Storgata"]
+
+
+def test_a_webhook_with_a_cold_cache_holds_one_connection_at_a_time(sms, base_config, tasks):
+    """A webhook that reads its account first (the cache is cold after a start or a change)
+    gives that connection back before it takes one for its insert. Holding both, a burst of
+    threads each waiting for a second connection emptied the pool: 30 s, then 503. Here one
+    connection and none spare must do."""
+    tight = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2}
+    small = make_app(base_config | {"SQLALCHEMY_ENGINE_OPTIONS": tight})
+    small.config["PUBLIC_BASE_URL"] = sms.client.application.config["PUBLIC_BASE_URL"]
+    small.extensions["servicetorg.dispatcher"] = RecordingDispatcher(small)
+    assert sms.account.external_id  # loaded here, not through the small pool below
+    client, sms.client = sms.client, small.test_client()
+    try:
+        with small.app_context():
+            for body in ("kald start", "igjen"):
+                account_cache.invalidate()
+                assert sms.inbound(body, process=False).status_code == 200
+            db.engine.dispose()
+    finally:
+        sms.client = client
+    assert stored_events() == 2
 
 
 def test_status_callback_is_one_insert_too(sms, tasks):

@@ -14,8 +14,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from channels.interfaces import InvalidPayload
 from channels.twilio_sms import form, services
 from channels.twilio_sms.cli import add_number
-from inbox.db import writes
-from inbox.extensions import csrf, db
+from inbox.extensions import csrf
 from inbox.services import events
 from inbox.services.account_cache import AccountRef
 
@@ -51,7 +50,7 @@ def _signed_account(account_id: int) -> tuple[AccountRef, str]:
         log.error("%s; refusing the webhook", exc)
         abort(403)
     path = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
-    url = services.public_url(path, request.url)
+    url = services.public_url(path, lambda: request.url)
     signature = request.headers.get("X-Twilio-Signature")
     if not services.signature_valid(url, request.form, signature, secret, algorithm):
         log.warning("Twilio webhook for account %s: bad signature (URL %s)", account.id, url)
@@ -60,11 +59,11 @@ def _signed_account(account_id: int) -> tuple[AccountRef, str]:
 
 
 # Only what must happen before Twilio hears 2xx: the signature, and the raw form appended to
-# the inbound event log and committed. The inbound worker stores the message (docs/inbound.md).
+# the inbound event log and committed (`events.record`: one statement in autocommit mode).
+# The inbound worker stores the message (docs/inbound.md).
 
 
 @bp.post("/<int:account_id>/sms")
-@writes
 def inbound(account_id: int) -> Response:
     raw = request.get_data()  # kept as sent; request.form is parsed from the cached bytes
     account, url = _signed_account(account_id)
@@ -72,13 +71,11 @@ def inbound(account_id: int) -> Response:
         sms = form.parse_inbound(request.form)  # a clear 400 now, not a parked event later
     except InvalidPayload as exc:
         return _invalid(exc)
-    events.append(account, "sms", sms.sid, raw, url=url, headers=request.headers)
-    db.session.commit()  # stored before Twilio hears 2xx
-    return _twiml()
+    events.record(account, "sms", sms.sid, raw, url=url, headers=request.headers)
+    return _twiml()  # stored before Twilio hears 2xx
 
 
 @bp.post("/<int:account_id>/status")
-@writes
 def status(account_id: int) -> Response:
     raw = request.get_data()
     account, url = _signed_account(account_id)
@@ -87,6 +84,5 @@ def status(account_id: int) -> Response:
     except InvalidPayload as exc:
         return _invalid(exc)
     key = f"{report.sid}:{report.status}:{request.args.get('m', '')}"
-    events.append(account, "sms_status", key, raw, url=url, headers=request.headers)
-    db.session.commit()
+    events.record(account, "sms_status", key, raw, url=url, headers=request.headers)
     return _twiml()

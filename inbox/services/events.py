@@ -8,15 +8,18 @@ delivers the same event again (its key is unique per account and kind), plus one
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 
-from inbox.db import coalesce, enqueue, queued
+from inbox.db import coalesce, enqueue, queued, send_now
 from inbox.extensions import db
 from inbox.models import ChannelAccount, EventState, InboundEvent
 from inbox.models.base import utcnow
@@ -42,17 +45,15 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: headers[name] for name in KEPT_HEADERS if headers.get(name)}
 
 
-def append(
+def _values(
     account: ChannelAccount | AccountRef,
     kind: str,
     provider_key: str,
     body: bytes,
-    *,
-    url: str = "",
-    headers: Mapping[str, str] | None = None,
-) -> bool:
-    """Store a raw event once; True if it is new. Queues one kick per transaction."""
-    values: dict[str, Any] = {
+    url: str,
+    headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    return {
         "tenant_id": account.tenant_id,
         "channel_account_id": account.id,
         "kind": kind,
@@ -64,6 +65,20 @@ def append(
         "state": EventState.PENDING.value,
         "attempts": 0,
     }
+
+
+def append(
+    account: ChannelAccount | AccountRef,
+    kind: str,
+    provider_key: str,
+    body: bytes,
+    *,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> bool:
+    """Store a raw event once, in the caller's transaction; True if it is new. Queues one
+    kick per transaction. A webhook that stores one event and nothing else uses `record`."""
+    values = _values(account, kind, provider_key, body, url, headers)
     # Core, on the session's connection: no unit of work, and a statement built once per
     # dialect (its compiled form is cached), so the webhook pays for the INSERT only.
     conn = db.session.connection()
@@ -71,6 +86,54 @@ def append(
     if created:
         kick()
     return created
+
+
+def record(
+    account: ChannelAccount | AccountRef,
+    kind: str,
+    provider_key: str,
+    body: bytes,
+    *,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> bool:
+    """Store one raw event, committed when this returns (the provider may hear 2xx); True if
+    it is new. The webhook's whole database work: one statement on a pooled connection in
+    autocommit mode (no BEGIN and COMMIT round trips, no session), then the worker's kick.
+    On SQLite the statement is its own write transaction, waiting for the lock up to
+    busy_timeout like BEGIN IMMEDIATE. The statement does nothing for an event already
+    stored, so it is repeated once on a fresh connection if the pooled one turns out dead."""
+    values = _values(account, kind, provider_key, body, url, headers)
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("record() commits on its own; use append() in a transaction")
+    # What the request read before (an account or a secret the cache did not hold) ends
+    # here, and its connection goes back to the pool before this one is taken: threads
+    # that each held one while waiting for a second would exhaust the pool in a burst.
+    session.rollback()
+    engine = _autocommit(db.engine)
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                statement = _append_statement(conn.dialect.name)
+                created = conn.execute(statement, values).first() is not None
+            break
+        except sa_exc.DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    if created:
+        send_now([(PROCESS_TASK, (), {})])
+    return created
+
+
+_autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: Engine) -> Engine:
+    """The engine with its connections in autocommit mode (the same pool)."""
+    if engine not in _autocommit_engines:
+        _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return _autocommit_engines[engine]
 
 
 @cache
