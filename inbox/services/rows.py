@@ -118,16 +118,23 @@ def state_of(conv: Conversation, answered: bool) -> str:
     return State.NEW
 
 
-def state_label(state: str, conv: Conversation, at: str = "") -> str:
-    if state == State.SNOOZED and conv.snoozed_until is not None:
-        return _("Snoozed until %(when)s", when=at)
+def state_labels() -> dict[str, str]:
+    """Each state's label in the user's language (translated once per page)."""
     return {
         State.NEW: _("New"),
         State.WAITING_US: _("Waiting for us"),
         State.WAITING_CITIZEN: _("Waiting for the citizen"),
         State.SNOOZED: _("Snoozed"),
         State.CLOSED: _("closed"),
-    }[state]
+    }
+
+
+def state_label(
+    state: str, conv: Conversation, at: str = "", labels: dict[str, str] | None = None
+) -> str:
+    if state == State.SNOOZED and conv.snoozed_until is not None:
+        return _("Snoozed until %(when)s", when=at)
+    return (labels or state_labels())[state]
 
 
 def first_line(body: str) -> str:
@@ -173,24 +180,28 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
     )
     tags = tag_svc.names_for(ids)
     when = short_datetime_formatter()  # compiled once per page (babel per row is slow)
+    labels = state_labels()
+    channel_labels: dict[str, str] = {}
     rows = []
     for conv in convs:
         body, direction = last.get(conv.id, ("", Direction.INBOUND))
         state = state_of(conv, conv.id in answered)
         snoozed_at = when(conv.snoozed_until) if conv.snoozed_until else ""
         kind = conv.channel_account.kind.value
+        if kind not in channel_labels:
+            channel_labels[kind] = _(kind)
         rows.append(
             QueueRow(
                 conv=conv,
                 who=readable_name(conv, now),
                 channel_kind=kind,
-                channel_label=_(kind),
+                channel_label=channel_labels[kind],
                 last_line=first_line(body),
                 last_from_us=direction is Direction.OUTBOUND,
                 ago=relative(conv.last_activity_at, now),
                 at=when(conv.last_activity_at),
                 state=state,
-                state_label=state_label(state, conv, snoozed_at),
+                state_label=state_label(state, conv, snoozed_at, labels),
                 assignee=names.get(conv.assignee_id) if conv.assignee_id else None,
                 tags=tags.get(conv.id, []),
             )
