@@ -11,7 +11,7 @@ from datetime import datetime
 from babel.dates import format_datetime, format_time, format_timedelta
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
@@ -148,30 +148,27 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
         return []
     now = now or utcnow()
     ids = [c.id for c in convs]
-    last_ids = db.session.execute(
-        select(Message.conversation_id, func.max(Message.id))
+    # One query: each conversation's last message (not a note) and whether we ever answered.
+    per_conv = (
+        select(
+            Message.conversation_id.label("conversation_id"),
+            func.max(Message.id).label("last_id"),
+            func.max(case((Message.direction == Direction.OUTBOUND, 1), else_=0)).label("answered"),
+        )
         .where(Message.conversation_id.in_(ids), Message.is_note.is_(False))
         .group_by(Message.conversation_id)
-    ).all()
-    last = {
-        cid: (body, direction)
-        for cid, body, direction in db.session.execute(
-            select(Message.conversation_id, Message.body, Message.direction).where(
-                Message.id.in_([mid for _cid, mid in last_ids])
-            )
-        )
-    }
-    answered = set(
-        db.session.scalars(
-            select(Message.conversation_id)
-            .where(
-                Message.conversation_id.in_(ids),
-                Message.direction == Direction.OUTBOUND,
-                Message.is_note.is_(False),
-            )
-            .distinct()
-        )
+        .subquery()
     )
+    last: dict[int, tuple[str, Direction]] = {}
+    answered: set[int] = set()
+    for cid, body, direction, was_answered in db.session.execute(
+        select(per_conv.c.conversation_id, Message.body, Message.direction, per_conv.c.answered)
+        .select_from(per_conv)
+        .join(Message, Message.id == per_conv.c.last_id)
+    ):
+        last[cid] = (body, direction)
+        if was_answered:
+            answered.add(cid)
     assignee_ids = {c.assignee_id for c in convs if c.assignee_id}
     names = dict(
         db.session.execute(select(User.id, User.name).where(User.id.in_(assignee_ids))).all()

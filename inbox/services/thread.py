@@ -59,9 +59,7 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
         )
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)
-        .options(
-            defer(Message.meta), lazyload(Message.attachments), lazyload(Message.revisions)
-        )
+        .options(defer(Message.meta), lazyload(Message.attachments), lazyload(Message.revisions))
     ).all()
     channels: dict[int, ChannelLabel] = {}
     items = [

@@ -65,7 +65,8 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         if pane_only
         else queue_views.list_context(user, conv.id)
     )
-    conv_tags = tags.names_for([conv.id]).get(conv.id, [])
+    listed = listing.get("rows", {}).get(conv.id)  # its row in the list beside it, if any
+    conv_tags = listed.tags if listed else tags.names_for([conv.id]).get(conv.id, [])
     tenant_tags = tags.tenant_names(conv.tenant_id)
     page = render_template(
         "inbox/_conversation_pane.html" if pane_only else "inbox/conversation.html",
