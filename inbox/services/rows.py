@@ -11,12 +11,15 @@ from datetime import datetime
 from babel.dates import format_datetime, format_time, format_timedelta
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, inspect, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
 from inbox.models import (
     ChannelKind,
+    Contact,
+    ContactIdentity,
     Conversation,
     ConversationStatus,
     Direction,
@@ -142,6 +145,23 @@ def first_line(body: str) -> str:
     return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
+def load_identities(contacts: Sequence[Contact]) -> None:
+    """The identities of these contacts in one query, for those that do not have them loaded
+    (the queue's list query leaves them out: only a contact without a name needs them)."""
+    missing = {c.id: c for c in contacts if "identities" in inspect(c).unloaded}
+    if not missing:
+        return
+    found: dict[int, list[ContactIdentity]] = {cid: [] for cid in missing}
+    for ident in db.session.scalars(
+        select(ContactIdentity)
+        .where(ContactIdentity.contact_id.in_(missing))
+        .order_by(ContactIdentity.id)
+    ):
+        found[ident.contact_id].append(ident)
+    for cid, idents in found.items():
+        set_committed_value(missing[cid], "identities", idents)
+
+
 def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[QueueRow]:
     """The rows of a page of conversations (the caller has checked the user may see them)."""
     if not convs:
@@ -176,6 +196,7 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
         else []
     )
     tags = tag_svc.names_for(ids)
+    load_identities([c.contact for c in convs if not c.contact.name])
     when = short_datetime_formatter()  # compiled once per page (babel per row is slow)
     labels = state_labels()
     channel_labels: dict[str, str] = {}

@@ -77,20 +77,26 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
 
 def _attach_files_and_revisions(items: list[ThreadItem]) -> None:
     """Two queries for the whole thread, instead of loading both collections on every one of
-    its (hundreds of) messages."""
+    its (hundreds of) messages. They select by the thread's few conversations, not by a list
+    of hundreds of message ids."""
     by_id = {it.message.id: it for it in items}
     if not by_id:
         return
+    in_thread = select(Message.id).where(
+        Message.conversation_id.in_({it.conversation_id for it in items})
+    )
     for att in db.session.scalars(
-        select(Attachment).where(Attachment.message_id.in_(by_id)).order_by(Attachment.id)
+        select(Attachment).where(Attachment.message_id.in_(in_thread)).order_by(Attachment.id)
     ):
-        by_id[att.message_id].attachments.append(att)
+        if att.message_id in by_id:
+            by_id[att.message_id].attachments.append(att)
     for rev in db.session.scalars(
         select(MessageRevision)
-        .where(MessageRevision.message_id.in_(by_id))
+        .where(MessageRevision.message_id.in_(in_thread))
         .order_by(MessageRevision.id)
     ):
-        by_id[rev.message_id].revisions.append(rev)
+        if rev.message_id in by_id:
+            by_id[rev.message_id].revisions.append(rev)
 
 
 def author_names(conv: Conversation, contact_ids: set[int | None]) -> dict[int, str]:

@@ -68,6 +68,7 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
     listed = listing.get("rows", {}).get(conv.id)  # its row in the list beside it, if any
     conv_tags = listed.tags if listed else tags.names_for([conv.id]).get(conv.id, [])
     tenant_tags = tags.tenant_names(conv.tenant_id)
+    routes = reply_routes.routes_for(conv, user)
     page = render_template(
         "inbox/_conversation_pane.html" if pane_only else "inbox/conversation.html",
         **listing,
@@ -78,13 +79,14 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         tag_suggestions=tenant_tags[:200],
         conv=conv,
         who=rows.readable_name(conv),
-        routes=reply_routes.routes_for(conv, user),
+        routes=routes,
         thread=thread.thread(conv, user),
         labels=_labels(),
         when=short_datetime_formatter(),
         card=card,
         merge_candidates=card.conversations,
-        limits=reply_limits(conv),
+        # The first route is this conversation's own: its connector has answered already.
+        limits=reply_limits(conv, blocked=routes.routes[0].blocked),
         canned_replies=canned_replies,
         canned_filled=filled,
         draft=draft,
