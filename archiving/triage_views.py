@@ -31,12 +31,15 @@ STAFF = (Role.CASEWORKER, Role.RECORDS_OFFICER)
 INLINE_CHOOSER_MAX = 20
 
 
-def chooser_context(conv: Conversation) -> dict[str, Any]:
+def chooser_context(conv: Conversation, listed: bool = True) -> dict[str, Any]:
     """The messages of the flag form: all archivable ones, those still free to flag, their
-    position in the thread (1-based, for the labels) and their derived entry type."""
+    position in the thread (1-based, for the labels) and their derived entry type. `listed`:
+    the form lists the free messages one by one (with their authors); when False and there
+    are more than INLINE_CHOOSER_MAX, the authors are not read (the form does not show them)."""
     messages = triage.archivable_summaries(conv)
     flagged = triage.flagged_message_ids(conv)
     free = [m for m in messages if m.id not in flagged]
+    inline = listed or len(free) <= INLINE_CHOOSER_MAX
     return {
         "messages": messages,
         "free": free,
@@ -45,13 +48,13 @@ def chooser_context(conv: Conversation) -> dict[str, Any]:
         # The form is filled in for the messages it offers: their author, not the
         # conversation's first contact.
         "defaults": triage.default_details(conv, [m.id for m in free]),
-        "authors": triage.message_authors(conv),
+        "authors": triage.message_authors(conv) if inline else {},
         "type_options": type_options(),
     }
 
 
 def panel_context(conv: Conversation) -> dict[str, Any]:
-    ctx = chooser_context(conv)
+    ctx = chooser_context(conv, listed=False)
     ctx.update(
         items=db.session.scalars(
             select(ArchiveItem)

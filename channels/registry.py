@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from channels.interfaces import ChannelConnector
 from inbox.models import ChannelKind
@@ -36,12 +37,17 @@ def get_connector(kind: ChannelKind | str) -> ChannelConnector:
     return _instances[kind]
 
 
-def reply_limits(conversation) -> dict:  # type: ignore[no-untyped-def]
+NOT_ASKED: Any = object()
+
+
+def reply_limits(conversation, blocked: str | None = NOT_ASKED) -> dict:  # type: ignore[no-untyped-def]
     """What the reply box shows about the channel's limits for this conversation.
 
     Connectors may implement `reply_limits(conversation) -> dict` (keys: max_chars,
     segment_chars for SMS-style segmenting, window_closes_at for reply windows, note);
-    otherwise the installation-wide maximum applies. `blocked` is cannot_reply_reason().
+    otherwise the installation-wide maximum applies. `blocked` is cannot_reply_reason(); a
+    caller that has asked the connector already passes its answer (a connector may need
+    queries or credentials to tell).
     """
     from flask import current_app
 
@@ -55,5 +61,7 @@ def reply_limits(conversation) -> dict:  # type: ignore[no-untyped-def]
     if callable(own):
         limits.update(own(conversation) or {})
     limits["max_chars"] = min(limits["max_chars"], current_app.config["MAX_MESSAGE_CHARS"])
-    limits["blocked"] = connector.cannot_reply_reason(conversation)
+    limits["blocked"] = (
+        connector.cannot_reply_reason(conversation) if blocked is NOT_ASKED else blocked
+    )
     return limits

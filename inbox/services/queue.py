@@ -26,6 +26,7 @@ from inbox.extensions import db
 from inbox.models import (
     ChannelAccount,
     ChannelKind,
+    Contact,
     Conversation,
     ConversationStatus,
     ConversationTag,
@@ -56,6 +57,8 @@ LIST_COLUMNS = (
         Conversation.created_at,
     ),
     defaultload(Conversation.channel_account).load_only(ChannelAccount.name, ChannelAccount.kind),
+    # A row needs a contact's identities only when it has no name: rows.build reads those.
+    defaultload(Conversation.contact).lazyload(Contact.identities),
 )
 PAGE_SIZE = 25  # like Chatwoot/Zendesk views; a short page also renders fast
 

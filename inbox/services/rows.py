@@ -11,12 +11,15 @@ from datetime import datetime
 from babel.dates import format_datetime, format_time, format_timedelta
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import case, func, inspect, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
 from inbox.models import (
     ChannelKind,
+    Contact,
+    ContactIdentity,
     Conversation,
     ConversationStatus,
     Direction,
@@ -118,21 +121,45 @@ def state_of(conv: Conversation, answered: bool) -> str:
     return State.NEW
 
 
-def state_label(state: str, conv: Conversation, at: str = "") -> str:
-    if state == State.SNOOZED and conv.snoozed_until is not None:
-        return _("Snoozed until %(when)s", when=at)
+def state_labels() -> dict[str, str]:
+    """Each state's label in the user's language (translated once per page)."""
     return {
         State.NEW: _("New"),
         State.WAITING_US: _("Waiting for us"),
         State.WAITING_CITIZEN: _("Waiting for the citizen"),
         State.SNOOZED: _("Snoozed"),
         State.CLOSED: _("closed"),
-    }[state]
+    }
+
+
+def state_label(
+    state: str, conv: Conversation, at: str = "", labels: dict[str, str] | None = None
+) -> str:
+    if state == State.SNOOZED and conv.snoozed_until is not None:
+        return _("Snoozed until %(when)s", when=at)
+    return (labels or state_labels())[state]
 
 
 def first_line(body: str) -> str:
     line = next((part.strip() for part in body.splitlines() if part.strip()), "")
     return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def load_identities(contacts: Sequence[Contact]) -> None:
+    """The identities of these contacts in one query, for those that do not have them loaded
+    (the queue's list query leaves them out: only a contact without a name needs them)."""
+    missing = {c.id: c for c in contacts if "identities" in inspect(c).unloaded}
+    if not missing:
+        return
+    found: dict[int, list[ContactIdentity]] = {cid: [] for cid in missing}
+    for ident in db.session.scalars(
+        select(ContactIdentity)
+        .where(ContactIdentity.contact_id.in_(missing))
+        .order_by(ContactIdentity.id)
+    ):
+        found[ident.contact_id].append(ident)
+    for cid, idents in found.items():
+        set_committed_value(missing[cid], "identities", idents)
 
 
 def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[QueueRow]:
@@ -141,30 +168,27 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
         return []
     now = now or utcnow()
     ids = [c.id for c in convs]
-    last_ids = db.session.execute(
-        select(Message.conversation_id, func.max(Message.id))
+    # One query: each conversation's last message (not a note) and whether we ever answered.
+    per_conv = (
+        select(
+            Message.conversation_id.label("conversation_id"),
+            func.max(Message.id).label("last_id"),
+            func.max(case((Message.direction == Direction.OUTBOUND, 1), else_=0)).label("answered"),
+        )
         .where(Message.conversation_id.in_(ids), Message.is_note.is_(False))
         .group_by(Message.conversation_id)
-    ).all()
-    last = {
-        cid: (body, direction)
-        for cid, body, direction in db.session.execute(
-            select(Message.conversation_id, Message.body, Message.direction).where(
-                Message.id.in_([mid for _cid, mid in last_ids])
-            )
-        )
-    }
-    answered = set(
-        db.session.scalars(
-            select(Message.conversation_id)
-            .where(
-                Message.conversation_id.in_(ids),
-                Message.direction == Direction.OUTBOUND,
-                Message.is_note.is_(False),
-            )
-            .distinct()
-        )
+        .subquery()
     )
+    last: dict[int, tuple[str, Direction]] = {}
+    answered: set[int] = set()
+    for cid, body, direction, was_answered in db.session.execute(
+        select(per_conv.c.conversation_id, Message.body, Message.direction, per_conv.c.answered)
+        .select_from(per_conv)
+        .join(Message, Message.id == per_conv.c.last_id)
+    ):
+        last[cid] = (body, direction)
+        if was_answered:
+            answered.add(cid)
     assignee_ids = {c.assignee_id for c in convs if c.assignee_id}
     names = dict(
         db.session.execute(select(User.id, User.name).where(User.id.in_(assignee_ids))).all()
@@ -172,25 +196,30 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
         else []
     )
     tags = tag_svc.names_for(ids)
+    load_identities([c.contact for c in convs if not c.contact.name])
     when = short_datetime_formatter()  # compiled once per page (babel per row is slow)
+    labels = state_labels()
+    channel_labels: dict[str, str] = {}
     rows = []
     for conv in convs:
         body, direction = last.get(conv.id, ("", Direction.INBOUND))
         state = state_of(conv, conv.id in answered)
         snoozed_at = when(conv.snoozed_until) if conv.snoozed_until else ""
         kind = conv.channel_account.kind.value
+        if kind not in channel_labels:
+            channel_labels[kind] = _(kind)
         rows.append(
             QueueRow(
                 conv=conv,
                 who=readable_name(conv, now),
                 channel_kind=kind,
-                channel_label=_(kind),
+                channel_label=channel_labels[kind],
                 last_line=first_line(body),
                 last_from_us=direction is Direction.OUTBOUND,
                 ago=relative(conv.last_activity_at, now),
                 at=when(conv.last_activity_at),
                 state=state,
-                state_label=state_label(state, conv, snoozed_at),
+                state_label=state_label(state, conv, snoozed_at, labels),
                 assignee=names.get(conv.assignee_id) if conv.assignee_id else None,
                 tags=tags.get(conv.id, []),
             )

@@ -89,10 +89,27 @@ def names_for(conversation_ids: Iterable[int]) -> dict[int, list[str]]:
     return found
 
 
-def suggest(conv: Conversation, limit: int = 5, current: Sequence[str] | None = None) -> list[str]:
+SUGGEST_FROM = 500  # the municipality's first tags (alphabetically) that suggest() looks for
+
+
+def tenant_names(tenant_id: int, limit: int = SUGGEST_FROM) -> list[str]:
+    """The municipality's tags, alphabetically (at most `limit`)."""
+    return list(
+        db.session.scalars(
+            select(Tag.name).where(Tag.tenant_id == tenant_id).order_by(Tag.name).limit(limit)
+        )
+    )
+
+
+def suggest(
+    conv: Conversation,
+    limit: int = 5,
+    current: Sequence[str] | None = None,
+    tenant_tags: Sequence[str] | None = None,
+) -> list[str]:
     """The municipality's tags that the first citizen message names (as a whole word or the
-    start of one: "byggesak" in "byggesaken"), not already on the conversation (`current`,
-    when the caller has read them already)."""
+    start of one: "byggesak" in "byggesaken"), not already on the conversation. `current` (the
+    conversation's tags) and `tenant_tags` (tenant_names()) when the caller has read them."""
     from inbox.models import Direction, Message
 
     first = db.session.scalar(
@@ -110,9 +127,7 @@ def suggest(conv: Conversation, limit: int = 5, current: Sequence[str] | None = 
     text = " ".join(first.lower().split())
     have = set(names_for([conv.id]).get(conv.id, []) if current is None else current)
     found = []
-    for name in db.session.scalars(
-        select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(500)
-    ):
+    for name in tenant_names(conv.tenant_id) if tenant_tags is None else tenant_tags:
         if name in have:
             continue
         if re.search(r"(?<!\w)" + re.escape(name), text):

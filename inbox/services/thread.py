@@ -3,18 +3,20 @@ contact card. Everything is filtered by what the user may see."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, lazyload
 
 from inbox.extensions import db
 from inbox.models import (
+    Attachment,
     ChannelAccount,
     Contact,
     Conversation,
     Membership,
     Message,
+    MessageRevision,
     Team,
     User,
 )
@@ -38,6 +40,9 @@ class ThreadItem:
     # Who wrote an inbound message: its own contact (a comment thread has many commenters),
     # not the conversation's first contact.
     contact_name: str | None = None
+    # The message's attachments and earlier texts, read for the whole thread at once.
+    attachments: list[Attachment] = field(default_factory=list)
+    revisions: list[MessageRevision] = field(default_factory=list)
 
 
 def thread(conv: Conversation, user: User) -> list[ThreadItem]:
@@ -54,7 +59,7 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
         )
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)
-        .options(defer(Message.meta))
+        .options(defer(Message.meta), lazyload(Message.attachments), lazyload(Message.revisions))
     ).all()
     channels: dict[int, ChannelLabel] = {}
     items = [
@@ -62,11 +67,36 @@ def thread(conv: Conversation, user: User) -> list[ThreadItem]:
         for m, ch_id, ch_name, cid, name in rows
     ]
     items.reverse()
+    _attach_files_and_revisions(items)
     names = author_names(conv, {it.message.contact_id for it in items})
     for it in items:
         if not it.message.is_note and it.message.contact_id is not None:
             it.contact_name = names.get(it.message.contact_id)
     return items
+
+
+def _attach_files_and_revisions(items: list[ThreadItem]) -> None:
+    """Two queries for the whole thread, instead of loading both collections on every one of
+    its (hundreds of) messages. They select by the thread's few conversations, not by a list
+    of hundreds of message ids."""
+    by_id = {it.message.id: it for it in items}
+    if not by_id:
+        return
+    in_thread = select(Message.id).where(
+        Message.conversation_id.in_({it.conversation_id for it in items})
+    )
+    for att in db.session.scalars(
+        select(Attachment).where(Attachment.message_id.in_(in_thread)).order_by(Attachment.id)
+    ):
+        if att.message_id in by_id:
+            by_id[att.message_id].attachments.append(att)
+    for rev in db.session.scalars(
+        select(MessageRevision)
+        .where(MessageRevision.message_id.in_(in_thread))
+        .order_by(MessageRevision.id)
+    ):
+        if rev.message_id in by_id:
+            by_id[rev.message_id].revisions.append(rev)
 
 
 def author_names(conv: Conversation, contact_ids: set[int | None]) -> dict[int, str]:

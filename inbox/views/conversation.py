@@ -17,13 +17,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 
-from archiving.models import ArchiveItem
 from channels.registry import reply_limits
 from inbox.extensions import db
 from inbox.formatting import short_datetime_formatter
-from inbox.models import Attachment, DeliveryStatus, Message, Role, Tag
+from inbox.models import Attachment, DeliveryStatus, Message, Role
 from inbox.services import canned, reply_routes, rows, tags, thread
 from inbox.services import conversations as svc
 from inbox.services.access import conversation_for_user, current, require_role
@@ -50,9 +48,6 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         flash(_("This conversation was merged into another one."), "success")
         return redirect(url_for(".show", conversation_id=conv.merged_into_id), 303)
     user = current()
-    items = db.session.scalars(
-        select(ArchiveItem).where(ArchiveItem.conversation_id == conv.id).order_by(ArchiveItem.id)
-    ).all()
     canned_replies = canned.for_tenant(conv.tenant_id)
     filled = {c.id: canned.fill(c, conv, user) for c in canned_replies}
     draft = ""
@@ -70,32 +65,33 @@ def show(conversation_id: int):  # type: ignore[no-untyped-def]
         if pane_only
         else queue_views.list_context(user, conv.id)
     )
-    conv_tags = tags.names_for([conv.id]).get(conv.id, [])
+    listed = listing.get("rows", {}).get(conv.id)  # its row in the list beside it, if any
+    conv_tags = listed.tags if listed else tags.names_for([conv.id]).get(conv.id, [])
+    tenant_tags = tags.tenant_names(conv.tenant_id)
+    routes = reply_routes.routes_for(conv, user)
     page = render_template(
         "inbox/_conversation_pane.html" if pane_only else "inbox/conversation.html",
         **listing,
         undo=actions.pending_undo(conv.id),
         undo_seconds=int(current_app.config.get("UNDO_SECONDS", 10)),
         conv_tags=conv_tags,
-        suggested_tags=tags.suggest(conv, current=conv_tags),
-        tag_suggestions=db.session.scalars(
-            select(Tag.name).where(Tag.tenant_id == conv.tenant_id).order_by(Tag.name).limit(200)
-        ).all(),
+        suggested_tags=tags.suggest(conv, current=conv_tags, tenant_tags=tenant_tags),
+        tag_suggestions=tenant_tags[:200],
         conv=conv,
         who=rows.readable_name(conv),
-        routes=reply_routes.routes_for(conv, user),
+        routes=routes,
         thread=thread.thread(conv, user),
         labels=_labels(),
         when=short_datetime_formatter(),
         card=card,
         merge_candidates=card.conversations,
-        limits=reply_limits(conv),
+        # The first route is this conversation's own: its connector has answered already.
+        limits=reply_limits(conv, blocked=routes.routes[0].blocked),
         canned_replies=canned_replies,
         canned_filled=filled,
         draft=draft,
         staff=staff,
         teams=teams,
-        archive_items=items,
         user=user,
         may_reveal=privacy.may_reveal(user, conv.tenant_id),
         may_answer_requests=privacy.may_answer_requests(user, conv.tenant_id),
