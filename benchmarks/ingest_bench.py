@@ -57,6 +57,7 @@ from ingest_setup import (  # noqa: E402
     children,
     clean_env,
     cpu_seconds,
+    cpu_used,
     free_port,
     gunicorn_cmd,
     http_ok,
@@ -280,7 +281,7 @@ def run_rounds(
             before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             got[f"{target.name}_max"] = generate(spec)
             got[f"{target.name}_max"]["cpu_s"] = {
-                name: cpu_seconds(pids) - before[name] for name, pids in groups.items()
+                name: cpu_used(before[name], cpu_seconds(pids)) for name, pids in groups.items()
             }
             got[f"{target.name}_max"]["drain_s"] = drain_app() if target is app else 0.0
         for target in order:  # latency at a fixed offered rate
