@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from babel.dates import format_datetime, format_time, format_timedelta
+from babel.dates import TIMEDELTA_UNITS, format_datetime, format_time, format_timedelta
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import case, func, inspect, select
@@ -99,14 +99,40 @@ def _clock(value: datetime, now: datetime | None) -> str:
     return format_datetime(local, "short", locale=locale)
 
 
+RELATIVE_THRESHOLD = 1.1
+# Babel's text for a relative time depends only on the unit it picks, the rounded amount and
+# the direction; a queue page asks for it once per row, and Babel parses the locale's patterns
+# on every call. So each text is made once per process (a few hundred at most in practice).
+_relative_texts: dict[tuple[str, str, int, bool], str] = {}
+
+
 def relative(value: datetime, now: datetime | None = None) -> str:
     """ "for 5 min siden" in the user's language."""
     delta = value - (now or utcnow())
-    if abs(delta.total_seconds()) < 45:
+    seconds = delta.total_seconds()
+    if abs(seconds) < 45:
         return _("just now")
-    return format_timedelta(
-        delta, add_direction=True, format="short", threshold=1.1, locale=str(get_locale())
-    )
+    locale = str(get_locale())
+    key = (locale, *_unit_and_amount(seconds), seconds >= 0)
+    text = _relative_texts.get(key)
+    if text is None:
+        text = format_timedelta(
+            delta, add_direction=True, format="short", threshold=RELATIVE_THRESHOLD, locale=locale
+        )
+        if len(_relative_texts) < 10_000:
+            _relative_texts[key] = text
+    return text
+
+
+def _unit_and_amount(seconds: float) -> tuple[str, int]:
+    """The unit and rounded amount Babel's format_timedelta chooses (its own rule)."""
+    for unit, per_unit in TIMEDELTA_UNITS:
+        value = abs(seconds) / per_unit
+        if value >= RELATIVE_THRESHOLD or unit == "second":
+            if unit == "second" and value > 0:
+                value = max(1, value)
+            return unit, int(round(value))
+    raise AssertionError("unreachable: the last unit always matches")
 
 
 def state_of(conv: Conversation, answered: bool) -> str:
