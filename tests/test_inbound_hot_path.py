@@ -8,13 +8,10 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from flask import has_request_context
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +24,7 @@ from tests.conftest import RecordingDispatcher, make_app, run_inbound
 from tests.fakes.facebook import FakeGraph, Page, messaging_entry, text_event
 from tests.fakes.twilio import new_sid
 from tests.sms_support import sms_setup
+from tests.sql_support import statements
 from tests.test_comment_webhook import payload as comment_payload
 
 PAGE = "104857600777001"
@@ -36,23 +34,6 @@ PAGE = "104857600777001"
 def sms(app, factory, monkeypatch):
     with sms_setup(app, factory, monkeypatch) as s:
         yield s
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements requests send while the block runs (the test's own reads, made
-    outside a request, are not counted)."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if has_request_context():
-            seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def reads_accounts(seen: list[str]) -> list[str]:

@@ -3,11 +3,6 @@ short thread and a long one, each thing once (benchmarks/RESULTS-workspace.md ha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from inbox.extensions import db
 from inbox.models import (
     Attachment,
@@ -20,6 +15,7 @@ from inbox.models import (
     Role,
     Tag,
 )
+from tests.sql_support import statements
 
 # What a caseworker's full conversation page (queue list beside it) and the pane alone may
 # issue; the code before these limits issued 32 and 26 in this setting.
@@ -32,20 +28,6 @@ def _tag(conv, name: str) -> None:  # type: ignore[no-untyped-def]
     db.session.add(tag)
     db.session.flush()
     db.session.add(ConversationTag(conversation_id=conv.id, tag_id=tag.id))
-
-
-@contextmanager
-def recorded() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _conversation(factory, tenant, sms, cw, messages: int):  # type: ignore[no-untyped-def]
@@ -82,10 +64,10 @@ def _conversation(factory, tenant, sms, cw, messages: int):  # type: ignore[no-u
 def _page_queries(client, conv_id: int, pane: bool = False) -> tuple[list[str], str]:  # type: ignore[no-untyped-def]
     url = f"/c/{conv_id}" + ("?pane=1" if pane else "")
     client.get(url)  # the first visit marks the messages read
-    with recorded() as statements:
+    with statements() as seen:
         resp = client.get(url)
     assert resp.status_code == 200
-    return statements, resp.get_data(as_text=True)
+    return seen, resp.get_data(as_text=True)
 
 
 def test_a_long_thread_costs_no_more_queries_than_a_short_one_and_stays_under_the_ceiling(
