@@ -63,15 +63,6 @@ def _unless_webhook(fn: Callable[..., Any]) -> Callable[..., Any]:
     return hook
 
 
-@limiter.request_filter
-def _webhook() -> bool:
-    """No limit applies to a provider's webhook (signed; the provider paces itself), so the
-    limiter does not look for one there."""
-    from inbox.security import is_webhook
-
-    return is_webhook()
-
-
 def cfg(name: str):  # type: ignore[no-untyped-def]
     return lambda: current_app.config[name]
 

@@ -80,7 +80,7 @@ def append(
     kick per transaction. A webhook that stores one event and nothing else uses `record`."""
     values = _values(account, kind, provider_key, body, url, headers)
     # Core, on the session's connection: no unit of work, and a statement built once per
-    # dialect (its compiled form is cached), so the webhook pays for the INSERT only.
+    # dialect (its compiled form is cached).
     conn = db.session.connection()
     created = conn.execute(_append_statement(conn.dialect.name), values).first() is not None
     if created:
