@@ -11,6 +11,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
@@ -108,6 +109,38 @@ def test_a_webhook_with_a_cold_cache_holds_one_connection_at_a_time(sms, base_co
     finally:
         sms.client = client
     assert stored_events() == 2
+
+
+def test_a_webhook_on_a_pooled_connection_the_database_dropped_is_stored_once(
+    sms, tasks, monkeypatch
+):
+    """The database restarted (or a proxy cut idle connections) while the pool held them,
+    and the liveness check did not catch it (the connection was used moments ago): the
+    webhook still answers 200, on a fresh connection, and the message is stored once."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("server connections only")
+    assert sms.inbound("før", process=False).status_code == 200
+    db.session.rollback()
+    account = sms.account
+    assert account.external_id  # what signing the next webhook needs, read now
+    db.session.expunge(account)
+    db.session.rollback()
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as outside:  # not one of the pool's
+        killed = outside.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert killed and killed[0] >= 1
+    monkeypatch.setattr(dbmod, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no check on checkout
+    try:
+        assert sms.inbound("etter", account=account, process=False).status_code == 200
+    finally:
+        db.engine.pool._invalidate(None)  # what the webhook did not meet, for the test's reads
+        monkeypatch.setattr(dbmod, "PING_AFTER_IDLE_SECONDS", 1.0)
+    assert stored_events() == 2
+    run_inbound(sms.client.application)
+    assert [m.body for m in sms.messages()] == ["før", "etter"]
 
 
 def test_status_callback_is_one_insert_too(sms, tasks):

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -111,19 +113,94 @@ def record(
     # here, and its connection goes back to the pool before this one is taken: threads
     # that each held one while waiting for a second would exhaust the pool in a burst.
     session.rollback()
-    engine = _autocommit(db.engine)
-    for attempt in (1, 2):
-        try:
-            with engine.connect() as conn:
-                statement = _append_statement(conn.dialect.name)
-                created = conn.execute(statement, values).first() is not None
-            break
-        except sa_exc.DBAPIError as error:
-            if attempt == 2 or not error.connection_invalidated:
-                raise
+    insert = _insert_postgresql if db.engine.dialect.name == "postgresql" else _insert_core
+    created = insert(db.engine, values)
     if created:
         send_now([(PROCESS_TASK, (), {})])
     return created
+
+
+def _insert_core(engine: Engine, values: dict[str, Any]) -> bool:
+    autocommit = _autocommit(engine)
+    for attempt in (1, 2):
+        try:
+            with autocommit.connect() as conn:
+                return (
+                    conn.execute(_append_statement(conn.dialect.name), values).first() is not None
+                )
+        except sa_exc.DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+_PG_APPEND = (
+    "INSERT INTO inbound_event (tenant_id, channel_account_id, kind, provider_key, body, url, "
+    "headers, received_at, state, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (channel_account_id, kind, provider_key) DO NOTHING RETURNING id"
+)
+
+
+def _insert_postgresql(engine: Engine, values: dict[str, Any]) -> bool:
+    """The insert straight on the driver's connection, taken from the engine's pool (its
+    checkout listeners and limits apply). Under a storm this is the web tier's hottest code:
+    SQLAlchemy's execution layer cost as much CPU as the rest of the webhook (about 0.2 ms of
+    0.84 in-process), and answering faster is what keeps Twilio from retrying. Errors come out
+    as SQLAlchemy's (a lost database answers 503, as everywhere); a connection found dead is
+    thrown away and the insert, which does nothing for an event already stored, repeated once
+    on a fresh one."""
+    params = (
+        values["tenant_id"],
+        values["channel_account_id"],
+        values["kind"],
+        values["provider_key"],
+        values["body"],
+        values["url"],
+        Jsonb(values["headers"]),
+        values["received_at"],
+        values["state"],
+        values["attempts"],
+    )
+    for attempt in (1, 2):
+        try:
+            pooled = engine.raw_connection()
+        except psycopg.Error as error:  # no connection to be had: the database is away
+            raise _sqlalchemy_error(error, params, dead=True) from error
+        try:
+            conn = pooled.driver_connection
+            conn.autocommit = True  # one round trip: no BEGIN, no COMMIT
+            row = conn.execute(_PG_APPEND, params).fetchone()
+            conn.autocommit = False  # as the pool hands it to everyone else
+            return row is not None
+        except psycopg.Error as error:
+            dead = engine.dialect.is_disconnect(error, conn, None) or conn.closed
+            if dead:
+                # As SQLAlchemy does on a disconnect: every connection of the pool made
+                # before this one is replaced at its next checkout (after a restart of the
+                # database they are all dead), not only this one.
+                engine.pool._invalidate(pooled, error)
+            else:
+                _back_to_transactions(pooled, conn)
+            if attempt == 2 or not dead:
+                raise _sqlalchemy_error(error, params, dead) from error
+        finally:
+            pooled.close()
+    raise AssertionError("unreachable")
+
+
+def _sqlalchemy_error(error: psycopg.Error, params: Any, dead: bool) -> Exception:
+    """The driver's error as SQLAlchemy raises it (OperationalError for a lost database)."""
+    return sa_exc.DBAPIError.instance(
+        _PG_APPEND, params, error, psycopg.Error, hide_parameters=True, connection_invalidated=dead
+    )
+
+
+def _back_to_transactions(pooled: Any, conn: Any) -> None:
+    """After a statement error on a live connection: autocommit off again, or discarded."""
+    try:
+        conn.autocommit = False
+    except psycopg.Error as error:
+        pooled.invalidate(error)
 
 
 _autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
