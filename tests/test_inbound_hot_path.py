@@ -143,6 +143,46 @@ def test_a_webhook_on_a_pooled_connection_the_database_dropped_is_stored_once(
     assert [m.body for m in sms.messages()] == ["før", "etter"]
 
 
+def test_the_webhooks_connection_goes_back_to_the_pool_in_transaction_mode(sms, base_config, tasks):
+    """The webhook's insert runs in autocommit mode; the connection it used must serve the
+    next request's transaction as a transaction again, after a stored event and after an
+    insert the database refused (here a NUL byte, which PostgreSQL text cannot hold). With
+    one connection in the pool, a rolled-back write must leave nothing behind."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the autocommit insert is PostgreSQL's")
+    from sqlalchemy import exc as sa_exc
+
+    from inbox.services import events
+
+    tight = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2}
+    small = make_app(base_config | {"SQLALCHEMY_ENGINE_OPTIONS": tight})
+    small.extensions["servicetorg.dispatcher"] = RecordingDispatcher(small)
+    ref = account_cache.snapshot(sms.account)
+    with small.app_context():
+        try:
+            with small.test_request_context("/webhooks/x"):
+                assert events.record(ref, "sms", new_sid("SM"), b"Body=stored")
+            with small.test_request_context("/webhooks/x"), pytest.raises(sa_exc.DataError):
+                events.record(ref, "sms", "SM\x00refused", b"Body=refused")
+            with small.test_request_context("/"):
+                db.session.add(
+                    InboundEvent(
+                        tenant_id=ref.tenant_id,
+                        channel_account_id=ref.id,
+                        kind="sms",
+                        provider_key="rolled back",
+                        body=b"",
+                    )
+                )
+                db.session.flush()
+                db.session.rollback()
+                keys = db.session.scalars(select(InboundEvent.provider_key)).all()
+        finally:
+            db.engine.dispose()
+    assert "rolled back" not in keys
+    assert len(keys) == 1
+
+
 def test_status_callback_is_one_insert_too(sms, tasks):
     assert sms.inbound("hei", process=False).status_code == 200
     reply = SimpleNamespace(id=1, provider_message_id=new_sid("SM"))

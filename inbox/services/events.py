@@ -166,11 +166,13 @@ def _insert_postgresql(engine: Engine, values: dict[str, Any]) -> bool:
             pooled = engine.raw_connection()
         except psycopg.Error as error:  # no connection to be had: the database is away
             raise _sqlalchemy_error(error, params, dead=True) from error
+        conn = pooled.driver_connection
         try:
-            conn = pooled.driver_connection
             conn.autocommit = True  # one round trip: no BEGIN, no COMMIT
-            row = conn.execute(_PG_APPEND, params).fetchone()
-            conn.autocommit = False  # as the pool hands it to everyone else
+            try:
+                row = conn.execute(_PG_APPEND, params).fetchone()
+            finally:
+                _back_to_transactions(pooled, conn)
             return row is not None
         except psycopg.Error as error:
             dead = engine.dialect.is_disconnect(error, conn, None) or conn.closed
@@ -179,8 +181,6 @@ def _insert_postgresql(engine: Engine, values: dict[str, Any]) -> bool:
                 # before this one is replaced at its next checkout (after a restart of the
                 # database they are all dead), not only this one.
                 engine.pool._invalidate(pooled, error)
-            else:
-                _back_to_transactions(pooled, conn)
             if attempt == 2 or not dead:
                 raise _sqlalchemy_error(error, params, dead) from error
         finally:
@@ -196,10 +196,11 @@ def _sqlalchemy_error(error: psycopg.Error, params: Any, dead: bool) -> Exceptio
 
 
 def _back_to_transactions(pooled: Any, conn: Any) -> None:
-    """After a statement error on a live connection: autocommit off again, or discarded."""
+    """Autocommit off again, as the pool hands connections to everyone else (whatever the
+    insert did); a connection where that fails (a broken one) is discarded instead."""
     try:
         conn.autocommit = False
-    except psycopg.Error as error:
+    except Exception as error:  # noqa: BLE001 (never back into the pool in autocommit)
         pooled.invalidate(error)
 
 
