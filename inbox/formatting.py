@@ -8,9 +8,9 @@ the patterns are compiled once per locale and the result is the same text as
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel import Locale
 from babel.dates import get_datetime_format, parse_pattern
@@ -26,18 +26,37 @@ def _compiled(locale_name: str) -> tuple[Locale, str, Any, Any]:
     return locale, joined, date, time
 
 
-def short_datetime_formatter() -> Callable[[datetime | None], str]:
-    """A formatter for the current request's locale and time zone (resolved once)."""
+class ShortFormats(NamedTuple):
+    zone: tzinfo
+    date_and_time: Callable[[datetime], str]
+    time_of_day: Callable[[datetime], str]
+
+
+def short_formatters() -> ShortFormats:
+    """For the current request's locale and time zone (resolved once): a short date and time,
+    the same text as `format_datetime(value, "short")`, and a short time of day, the same as
+    `format_time(value, "short")`, both in the user's time zone."""
     locale, joined, date, time = _compiled(str(get_locale()))
     zone = get_timezone()
 
-    def fmt(value: datetime | None) -> str:
-        if value is None:
-            return ""
+    def date_and_time(value: datetime) -> str:
         local = value.astimezone(zone)
         return joined.replace("{0}", time.apply(local, locale)).replace(
             "{1}", date.apply(local, locale)
         )
+
+    def time_of_day(value: datetime) -> str:
+        return time.apply(value.astimezone(zone), locale)
+
+    return ShortFormats(zone, date_and_time, time_of_day)
+
+
+def short_datetime_formatter() -> Callable[[datetime | None], str]:
+    """A formatter for the current request's locale and time zone (resolved once)."""
+    date_and_time = short_formatters().date_and_time
+
+    def fmt(value: datetime | None) -> str:
+        return "" if value is None else date_and_time(value)
 
     return fmt
 

@@ -7,28 +7,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from babel.dates import TIMEDELTA_UNITS, format_datetime, format_time, format_timedelta
-from flask_babel import get_locale, get_timezone
+from babel.dates import TIMEDELTA_UNITS, format_timedelta
+from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import case, func, inspect, select
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from inbox.extensions import db
-from inbox.formatting import short_datetime_formatter
+from inbox.formatting import ShortFormats, short_formatters
 from inbox.models import (
     ChannelKind,
     Contact,
     ContactIdentity,
     Conversation,
     ConversationStatus,
+    ConversationTag,
     Direction,
     IdentityKind,
     Message,
+    Tag,
     User,
 )
 from inbox.models.base import utcnow
-from inbox.services import tags as tag_svc
 
 SNIPPET_CHARS = 120
 
@@ -73,15 +75,32 @@ def readable_name(conv: Conversation, now: datetime | None = None) -> str:
     contact = conv.contact
     if contact.name:
         return contact.name
-    for kind in (IdentityKind.PHONE, IdentityKind.EMAIL):
-        for ident in contact.identities:
-            if ident.kind is kind:
-                return format_phone(ident.value) if kind is IdentityKind.PHONE else ident.value
+    firsts = {}
+    for ident in contact.identities:
+        firsts.setdefault(ident.kind, ident.value)
+    return _unnamed(
+        conv, firsts.get(IdentityKind.PHONE), firsts.get(IdentityKind.EMAIL), now or utcnow()
+    )
+
+
+def _unnamed(
+    conv: Conversation,
+    phone: str | None,
+    email: str | None,
+    now: datetime,
+    formats: ShortFormats | None = None,
+) -> str:
+    """readable_name for a contact without a name, given its first phone and e-mail identity."""
+    if phone is not None:
+        return format_phone(phone)
+    if email is not None:
+        return email
+    contact = conv.contact
     if contact.phone:
         return format_phone(contact.phone)
     if contact.email:
         return contact.email
-    when = _clock(conv.created_at or conv.last_activity_at, now)
+    when = _clock(conv.created_at or conv.last_activity_at, now, formats)
     if conv.channel_account.kind is ChannelKind.WEBCHAT:
         return _("Citizen on chat %(time)s", time=when)
     return _(
@@ -89,14 +108,12 @@ def readable_name(conv: Conversation, now: datetime | None = None) -> str:
     )
 
 
-def _clock(value: datetime, now: datetime | None) -> str:
-    """A time of day today, else a short date and time."""
-    zone, locale = get_timezone(), str(get_locale())
-    local = value.astimezone(zone)
-    today = (now or utcnow()).astimezone(zone).date()
-    if local.date() == today:
-        return format_time(local, "short", locale=locale)
-    return format_datetime(local, "short", locale=locale)
+def _clock(value: datetime, now: datetime, formats: ShortFormats | None = None) -> str:
+    """A time of day today, else a short date and time (Babel's "short" patterns)."""
+    formats = formats or short_formatters()
+    if value.astimezone(formats.zone).date() == now.astimezone(formats.zone).date():
+        return formats.time_of_day(value)
+    return formats.date_and_time(value)
 
 
 RELATIVE_THRESHOLD = 1.1
@@ -106,13 +123,13 @@ RELATIVE_THRESHOLD = 1.1
 _relative_texts: dict[tuple[str, str, int, bool], str] = {}
 
 
-def relative(value: datetime, now: datetime | None = None) -> str:
+def relative(value: datetime, now: datetime | None = None, locale: str | None = None) -> str:
     """ "for 5 min siden" in the user's language."""
     delta = value - (now or utcnow())
     seconds = delta.total_seconds()
     if abs(seconds) < 45:
         return _("just now")
-    locale = str(get_locale())
+    locale = locale or str(get_locale())
     key = (locale, *_unit_and_amount(seconds), seconds >= 0)
     text = _relative_texts.get(key)
     if text is None:
@@ -171,21 +188,67 @@ def first_line(body: str) -> str:
     return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
-def load_identities(contacts: Sequence[Contact]) -> None:
-    """The identities of these contacts in one query, for those that do not have them loaded
-    (the queue's list query leaves them out: only a contact without a name needs them)."""
-    missing = {c.id: c for c in contacts if "identities" in inspect(c).unloaded}
-    if not missing:
-        return
-    found: dict[int, list[ContactIdentity]] = {cid: [] for cid in missing}
-    for ident in db.session.scalars(
-        select(ContactIdentity)
-        .where(ContactIdentity.contact_id.in_(missing))
+def _first_identity(kind: IdentityKind) -> Any:
+    """The contact's first identity of this kind (as Contact.identities orders them), read
+    only for a contact without a name."""
+    first = (
+        select(ContactIdentity.value)
+        .where(ContactIdentity.contact_id == Conversation.contact_id, ContactIdentity.kind == kind)
         .order_by(ContactIdentity.id)
-    ):
-        found[ident.contact_id].append(ident)
-    for cid, idents in found.items():
-        set_committed_value(missing[cid], "identities", idents)
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return case((or_(Contact.name.is_(None), Contact.name == ""), first))
+
+
+_last = aliased(Message, name="last_message")
+_IDS = bindparam("ids", expanding=True)
+# Everything a page of rows needs besides the conversations themselves, in one statement built
+# once: the last message (not a note) and whether we ever answered, the assignee's name, the
+# first phone number and e-mail address of a contact without a name, and the tags (one row per
+# tag, in the database's order of names; one row for a conversation without tags).
+ROWS_SQL = (
+    select(
+        Conversation.id,
+        _last.body,
+        _last.direction,
+        exists()
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.direction == Direction.OUTBOUND,
+            Message.is_note.is_(False),
+        )
+        .correlate(Conversation),
+        User.name,
+        _first_identity(IdentityKind.PHONE),
+        _first_identity(IdentityKind.EMAIL),
+        Tag.name,
+    )
+    .select_from(Conversation)
+    .join(Contact, Contact.id == Conversation.contact_id)
+    .outerjoin(
+        _last,
+        _last.id
+        == select(func.max(Message.id))
+        .where(Message.conversation_id == Conversation.id, Message.is_note.is_(False))
+        .correlate(Conversation)
+        .scalar_subquery(),
+    )
+    .outerjoin(User, User.id == Conversation.assignee_id)
+    .outerjoin(
+        ConversationTag,
+        # The list again, so that the tags are read by their index whatever the planner
+        # believes about the table (a hash join over all of it costs milliseconds).
+        and_(
+            ConversationTag.conversation_id == Conversation.id,
+            ConversationTag.conversation_id.in_(_IDS),
+        ),
+    )
+    .outerjoin(Tag, Tag.id == ConversationTag.tag_id)
+    .where(Conversation.id.in_(_IDS))
+    .order_by(Conversation.id, Tag.name)
+)
 
 
 def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[QueueRow]:
@@ -193,60 +256,44 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
     if not convs:
         return []
     now = now or utcnow()
-    ids = [c.id for c in convs]
-    # One query: each conversation's last message (not a note) and whether we ever answered.
-    per_conv = (
-        select(
-            Message.conversation_id.label("conversation_id"),
-            func.max(Message.id).label("last_id"),
-            func.max(case((Message.direction == Direction.OUTBOUND, 1), else_=0)).label("answered"),
-        )
-        .where(Message.conversation_id.in_(ids), Message.is_note.is_(False))
-        .group_by(Message.conversation_id)
-        .subquery()
-    )
-    last: dict[int, tuple[str, Direction]] = {}
-    answered: set[int] = set()
-    for cid, body, direction, was_answered in db.session.execute(
-        select(per_conv.c.conversation_id, Message.body, Message.direction, per_conv.c.answered)
-        .select_from(per_conv)
-        .join(Message, Message.id == per_conv.c.last_id)
+    found: dict[int, tuple[str | None, Direction | None, bool, str | None, str | None, str | None]]
+    found = {}
+    tags: dict[int, list[str]] = {}
+    for cid, body, direction, answered, assignee, phone, email, tag in db.session.execute(
+        ROWS_SQL, {"ids": [c.id for c in convs]}
     ):
-        last[cid] = (body, direction)
-        if was_answered:
-            answered.add(cid)
-    assignee_ids = {c.assignee_id for c in convs if c.assignee_id}
-    names = dict(
-        db.session.execute(select(User.id, User.name).where(User.id.in_(assignee_ids))).all()
-        if assignee_ids
-        else []
-    )
-    tags = tag_svc.names_for(ids)
-    load_identities([c.contact for c in convs if not c.contact.name])
-    when = short_datetime_formatter()  # compiled once per page (babel per row is slow)
+        if cid not in found:
+            found[cid] = (body, direction, answered, assignee, phone, email)
+        if tag is not None:
+            tags.setdefault(cid, []).append(tag)
+    formats = short_formatters()  # compiled once per page (babel per row is slow)
+    when = formats.date_and_time
+    locale = str(get_locale())
     labels = state_labels()
     channel_labels: dict[str, str] = {}
     rows = []
+    missing = (None, None, False, None, None, None)
     for conv in convs:
-        body, direction = last.get(conv.id, ("", Direction.INBOUND))
-        state = state_of(conv, conv.id in answered)
+        body, direction, answered, assignee, phone, email = found.get(conv.id, missing)
+        state = state_of(conv, bool(answered))
         snoozed_at = when(conv.snoozed_until) if conv.snoozed_until else ""
         kind = conv.channel_account.kind.value
         if kind not in channel_labels:
             channel_labels[kind] = _(kind)
+        name = conv.contact.name
         rows.append(
             QueueRow(
                 conv=conv,
-                who=readable_name(conv, now),
+                who=name if name else _unnamed(conv, phone, email, now, formats),
                 channel_kind=kind,
                 channel_label=channel_labels[kind],
-                last_line=first_line(body),
+                last_line=first_line(body or ""),
                 last_from_us=direction is Direction.OUTBOUND,
-                ago=relative(conv.last_activity_at, now),
+                ago=relative(conv.last_activity_at, now, locale),
                 at=when(conv.last_activity_at),
                 state=state,
                 state_label=state_label(state, conv, snoozed_at, labels),
-                assignee=names.get(conv.assignee_id) if conv.assignee_id else None,
+                assignee=assignee if conv.assignee_id else None,
                 tags=tags.get(conv.id, []),
             )
         )
