@@ -89,8 +89,10 @@ def _unnamed(
     email: str | None,
     now: datetime,
     formats: ShortFormats | None = None,
+    citizen: dict[ChannelKind, str] | None = None,
 ) -> str:
-    """readable_name for a contact without a name, given its first phone and e-mail identity."""
+    """readable_name for a contact without a name, given its first phone and e-mail identity.
+    `citizen` keeps each channel's "Innbygger på …" text for the rest of a page."""
     if phone is not None:
         return format_phone(phone)
     if email is not None:
@@ -101,11 +103,23 @@ def _unnamed(
     if contact.email:
         return contact.email
     when = _clock(conv.created_at or conv.last_activity_at, now, formats)
-    if conv.channel_account.kind is ChannelKind.WEBCHAT:
-        return _("Citizen on chat %(time)s", time=when)
-    return _(
-        "Citizen on %(channel)s %(time)s", channel=_(conv.channel_account.kind.value), time=when
-    )
+    kind = conv.channel_account.kind
+    text = citizen.get(kind) if citizen is not None else None
+    if text is None:
+        text = _citizen_on(kind)
+        if citizen is not None:
+            citizen[kind] = text
+    return text % {"time": when}
+
+
+def _citizen_on(kind: ChannelKind) -> str:
+    """ "Innbygger på chat %(time)s": a contact known by nothing but the channel (the time of
+    day is filled in per row)."""
+    if kind is ChannelKind.WEBCHAT:
+        return _("Citizen on chat %(time)s")
+    # The channel goes in now; a "%" in its name must survive the time's turn.
+    channel = _(kind.value).replace("%", "%%")
+    return _("Citizen on %(channel)s %(time)s").replace("%(channel)s", channel)
 
 
 def _clock(value: datetime, now: datetime, formats: ShortFormats | None = None) -> str:
@@ -271,6 +285,7 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
     locale = str(get_locale())
     labels = state_labels()
     channel_labels: dict[str, str] = {}
+    citizen: dict[ChannelKind, str] = {}
     rows = []
     missing = (None, None, False, None, None, None)
     for conv in convs:
@@ -284,7 +299,7 @@ def build(convs: Sequence[Conversation], now: datetime | None = None) -> list[Qu
         rows.append(
             QueueRow(
                 conv=conv,
-                who=name if name else _unnamed(conv, phone, email, now, formats),
+                who=name if name else _unnamed(conv, phone, email, now, formats, citizen),
                 channel_kind=kind,
                 channel_label=channel_labels[kind],
                 last_line=first_line(body or ""),
