@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from flask import Blueprint, abort, current_app, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from markupsafe import Markup
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, union_all
 
 from inbox.extensions import db
 from inbox.models import ChannelKind, ConversationStatus, Tag, Team
@@ -86,17 +87,34 @@ def list_context(user, open_id: int | None = None) -> dict:  # type: ignore[no-u
     }
 
 
-# The filters' choices of team and tag; built once (building a statement costs more than
-# running one of these).
+# The filters' choices of team and tag in one statement built once (each statement costs this
+# page about half a millisecond): the teams first, then the tags, each by name.
 _TENANTS = bindparam("tenants", expanding=True)
-TEAMS_SQL = select(Team).where(Team.tenant_id.in_(_TENANTS)).order_by(Team.name)
-TAG_NAMES_SQL = select(Tag.name).where(Tag.tenant_id.in_(_TENANTS)).distinct().order_by(Tag.name)
+FILTER_CHOICES_SQL = union_all(
+    select(literal_column("0").label("is_tag"), Team.id.label("id"), Team.name.label("name")).where(
+        Team.tenant_id.in_(_TENANTS)
+    ),
+    select(literal_column("1"), cast(null(), Integer), Tag.name)
+    .where(Tag.tenant_id.in_(_TENANTS))
+    .distinct(),
+).order_by("is_tag", "name")
+
+
+class TeamChoice(NamedTuple):
+    id: int
+    name: str
 
 
 def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
-    tenants = {"tenants": current().tenant_ids()}
-    teams = db.session.scalars(TEAMS_SQL, tenants).all()
-    tag_names = db.session.scalars(TAG_NAMES_SQL, tenants).all()
+    teams: list[TeamChoice] = []
+    tag_names: list[str] = []
+    for is_tag, team_id, name in db.session.execute(
+        FILTER_CHOICES_SQL, {"tenants": current().tenant_ids()}
+    ):
+        if is_tag:
+            tag_names.append(name)
+        else:
+            teams.append(TeamChoice(team_id, name))
     return {
         "q": q,
         "teams": teams,
