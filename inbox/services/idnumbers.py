@@ -35,6 +35,9 @@ _ACCOUNT_W = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 _CANDIDATE = re.compile(
     r"(?<![\d])(?:\d{11}|\d{6}[ \-]\d{5}|\d{4}[ .\-]\d{2}[ .\-]\d{5})(?![\d])",
 )
+# Every candidate has four digits in a row: text without them (most text) is let through by a
+# search several times quicker than the one above (queue rows mask each name and line).
+_FOUR_DIGITS = re.compile(r"\d{4}")
 
 
 def mod11(digits: str, weights: tuple[int, ...]) -> int | None:
@@ -102,7 +105,7 @@ def kinds(text: str) -> list[Kind]:
 
 def mask(text: str) -> str:
     """`text` with every digit of every identity or account number replaced by `*`."""
-    if not text or not _CANDIDATE.search(text):
+    if not text or not _FOUR_DIGITS.search(text) or not _CANDIDATE.search(text):
         return text
     out, last = [], 0
     for f in find(text):

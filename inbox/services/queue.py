@@ -57,7 +57,7 @@ LIST_COLUMNS = (
         Conversation.created_at,
     ),
     defaultload(Conversation.channel_account).load_only(ChannelAccount.name, ChannelAccount.kind),
-    # A row needs a contact's identities only when it has no name: rows.build reads those.
+    # The rows read the first phone number and e-mail address themselves (rows.build).
     defaultload(Conversation.contact).lazyload(Contact.identities),
 )
 PAGE_SIZE = 25  # like Chatwoot/Zendesk views; a short page also renders fast

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, session, url_for
+from collections.abc import Callable
+from typing import NamedTuple
+
+from flask import Blueprint, abort, current_app, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, union_all
 
 from inbox.extensions import db
-from inbox.formatting import short_datetime_formatter
 from inbox.models import ChannelKind, ConversationStatus, Tag, Team
 from inbox.services import queue as svc
 from inbox.services import realtime, rows
@@ -29,19 +32,34 @@ def _query() -> svc.QueueQuery:
         abort(400, _("The filter or page link is not valid."))
 
 
+def channel_badges() -> Callable[[str, str], Markup]:
+    """A channel's icon with its name (inbox/_channel_icon.html), rendered once per channel
+    and name on a page rather than once per row."""
+    template = current_app.jinja_env.get_template("inbox/_channel_icon.html")
+    made: dict[tuple[str, str], Markup] = {}
+
+    def badge(kind: str, label: str) -> Markup:
+        key = (kind, label)
+        if key not in made:
+            # An autoescaped template: the label is escaped in it.
+            made[key] = Markup(template.render(kind=kind, label=label))  # noqa: S704
+        return made[key]
+
+    return badge
+
+
 def row_context() -> dict:  # type: ignore[type-arg]
-    """Per-row constants of a queue list, computed once per page."""
+    """Per-row constants of a queue list (templates/inbox/_conversation_item.html), computed
+    once per page."""
     return {
         "conv_base": url_for("conversation.show", conversation_id=0).rsplit("/", 1)[0],
+        "channel_badge": channel_badges(),
         "label_unread": _("Unread"),
-        "label_waiting": _("Waiting"),
         "label_flagged": _("Flagged for archive"),
-        "label_snoozed": _("Snoozed until"),
         "label_assigned": _("Assigned to"),
         "label_unassigned": _("Not assigned"),
         "label_tags": _("Tags"),
         "label_from_us": _("We:"),
-        "short_time": short_datetime_formatter(),
     }
 
 
@@ -69,14 +87,34 @@ def list_context(user, open_id: int | None = None) -> dict:  # type: ignore[no-u
     }
 
 
+# The filters' choices of team and tag in one statement built once (each statement costs this
+# page about half a millisecond): the teams first, then the tags, each by name.
+_TENANTS = bindparam("tenants", expanding=True)
+FILTER_CHOICES_SQL = union_all(
+    select(literal_column("0").label("is_tag"), Team.id.label("id"), Team.name.label("name")).where(
+        Team.tenant_id.in_(_TENANTS)
+    ),
+    select(literal_column("1"), cast(null(), Integer), Tag.name)
+    .where(Tag.tenant_id.in_(_TENANTS))
+    .distinct(),
+).order_by("is_tag", "name")
+
+
+class TeamChoice(NamedTuple):
+    id: int
+    name: str
+
+
 def _filter_context(q: svc.QueueQuery) -> dict:  # type: ignore[type-arg]
-    user = current()
-    teams = db.session.scalars(
-        select(Team).where(Team.tenant_id.in_(user.tenant_ids())).order_by(Team.name)
-    ).all()
-    tag_names = db.session.scalars(
-        select(Tag.name).where(Tag.tenant_id.in_(user.tenant_ids())).distinct().order_by(Tag.name)
-    ).all()
+    teams: list[TeamChoice] = []
+    tag_names: list[str] = []
+    for is_tag, team_id, name in db.session.execute(
+        FILTER_CHOICES_SQL, {"tenants": current().tenant_ids()}
+    ):
+        if is_tag:
+            tag_names.append(name)
+        else:
+            teams.append(TeamChoice(team_id, name))
     return {
         "q": q,
         "teams": teams,
