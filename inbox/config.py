@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     # (their HTTP timeouts are seconds). A send still held after this had its worker die.
     "SEND_LEASE_SECONDS": 300,
     "INBOUND_BATCH_SIZE": 500,
+    # PostgreSQL connections a process keeps open: one per gunicorn thread (README's production
+    # line runs 16), so a busy web process never connects per request; up to
+    # DATABASE_MAX_OVERFLOW more are opened for a burst and closed again when given back.
+    "DATABASE_POOL_SIZE": 16,
+    "DATABASE_MAX_OVERFLOW": 8,
     # Webhooks read their channel account (id, tenant, secret references) from a per-process
     # cache this many seconds old at most; 0 looks it up on every request (docs/inbound.md).
     "WEBHOOK_ACCOUNT_CACHE_SECONDS": 5,
@@ -157,6 +162,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "ARCHIVE_LEASE_SECONDS": (int, float),
     "SEND_LEASE_SECONDS": (int, float),
     "INBOUND_BATCH_SIZE": int,
+    "DATABASE_POOL_SIZE": int,
+    "DATABASE_MAX_OVERFLOW": int,
     "WEBHOOK_ACCOUNT_CACHE_SECONDS": (int, float),
     "INBOUND_KICK_INTERVAL_MS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
@@ -237,6 +244,8 @@ def _fill_defaults(app: Flask) -> None:
         # tested on checkout (inbox/db.py `_ping_if_idle`, cheaper than pool_pre_ping, which
         # tests every checkout). An unreachable server fails fast (503).
         engine_options.setdefault("connect_args", {"connect_timeout": 3})
+        engine_options.setdefault("pool_size", cfg["DATABASE_POOL_SIZE"])
+        engine_options.setdefault("max_overflow", cfg["DATABASE_MAX_OVERFLOW"])
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if cfg["SESSION_COOKIE_SECURE"] is None:
         cfg["SESSION_COOKIE_SECURE"] = not embedded
@@ -275,6 +284,8 @@ def validate(cfg: dict[str, Any]) -> None:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         if not str(cfg["DATABASE_URL"]).startswith("postgresql"):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL in production mode")
+    if cfg["DATABASE_POOL_SIZE"] < 1 or cfg["DATABASE_MAX_OVERFLOW"] < 0:
+        raise ConfigError("DATABASE_POOL_SIZE must be 1 or more, DATABASE_MAX_OVERFLOW 0 or more")
     if cfg["DEFAULT_LOCALE"] not in cfg["LANGUAGES"]:
         raise ConfigError(f"DEFAULT_LOCALE {cfg['DEFAULT_LOCALE']!r} is not in LANGUAGES")
 
