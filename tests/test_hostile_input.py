@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from channels.interfaces import InvalidPayload
 from channels.validation import TRUNCATED_MARK
 from channels.wordpress.items import parse_item
 from inbox.extensions import db
-from inbox.models import Attachment, ChannelKind, Contact, Message
+from inbox.models import Attachment, ChannelKind, Contact, InboundEvent, Message
 from tests.conftest import run_inbound
 from tests.fakes.facebook import (
     FakeGraph,
@@ -269,6 +269,18 @@ def test_a_status_callback_with_a_bad_error_code_is_not_stored_as_is(sms, factor
     assert resp.status_code == 200
     bad = sms.post(sms.path("status"), {"MessageSid": "nope"})
     assert bad.status_code == 400 and bad.get_json()["error"] == "payload"
+
+
+@pytest.mark.parametrize("query", ["m=%00", "m=12abc", "m=", "a=%00", "a=-1", "m=1&a=x"])
+def test_a_status_callback_whose_url_ids_are_not_numbers_is_refused(sms, query) -> None:  # type: ignore[no-untyped-def]
+    """The status callback URL carries our ids (`m` a reply, `a` an alert recipient). Signed
+    with the account's token but not a number: a clear 400, nothing stored (a NUL byte in
+    the event's key made PostgreSQL refuse the insert, and the webhook answered 500)."""
+    form = {"MessageSid": "SM" + "2" * 32, "MessageStatus": "delivered"}
+    resp = sms.post(f"{sms.path('status')}?{query}", form)
+    assert resp.status_code == 400 and resp.get_json()["error"] == "payload"
+    assert db.session.scalar(select(func.count()).select_from(InboundEvent)) == 0
+    assert sms.post(f"{sms.path('status')}?m=7", form).status_code == 200
 
 
 # --- the signed comment webhook --------------------------------------------------------

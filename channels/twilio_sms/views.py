@@ -8,6 +8,7 @@ Replies carry their own status callback URL. Both are signed with X-Twilio-Signa
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -19,6 +20,7 @@ from inbox.services import events
 from inbox.services.account_cache import AccountRef
 
 log = logging.getLogger(__name__)
+_ID_RE = re.compile(r"[0-9]{1,18}")
 bp = Blueprint("twilio_sms", __name__, url_prefix="/webhooks/twilio", cli_group="sms")
 bp.cli.add_command(add_number)
 csrf.exempt(bp)  # authenticated by Twilio's signature, not a session
@@ -81,6 +83,10 @@ def status(account_id: int) -> Response:
     account, url = _signed_account(account_id)
     try:
         report = form.parse_status(request.form)
+        for name in ("m", "a"):  # our ids in the callback URL: a reply, an alert recipient
+            value = request.args.get(name)
+            if value is not None and not _ID_RE.fullmatch(value):
+                raise InvalidPayload(f"the status URL's {name} is not an id")
     except InvalidPayload as exc:
         return _invalid(exc)
     key = f"{report.sid}:{report.status}:{request.args.get('m', '')}"
