@@ -280,8 +280,9 @@ def run_rounds(
             groups = cpu_groups(target)
             before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             got[f"{target.name}_max"] = generate(spec)
+            after = cpu_groups(target)  # again: PostgreSQL backends opened during the run
             got[f"{target.name}_max"]["cpu_s"] = {
-                name: cpu_used(before[name], cpu_seconds(pids)) for name, pids in groups.items()
+                name: cpu_used(before[name], cpu_seconds(pids)) for name, pids in after.items()
             }
             got[f"{target.name}_max"]["drain_s"] = drain_app() if target is app else 0.0
         for target in order:  # latency at a fixed offered rate

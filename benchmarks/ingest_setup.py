@@ -171,8 +171,9 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
 
 
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds used between two readings by the processes alive at both."""
-    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+    """CPU seconds used between two readings by the processes alive at the second: all of it
+    for those started in between (a backend the pool opened during the run)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def pids_named(name: str) -> list[int]:

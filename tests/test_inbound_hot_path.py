@@ -183,6 +183,129 @@ def test_the_webhooks_connection_goes_back_to_the_pool_in_transaction_mode(sms, 
     assert len(keys) == 1
 
 
+class HeldInsert:
+    """Another transaction holds an uncommitted event with the same key as the first webhook,
+    so that webhook's insert waits in the database (as one does behind a slow WAL flush);
+    the webhooks that come meanwhile queue up behind it in their web process."""
+
+    def __init__(self, ref: Any, key: str) -> None:
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conn = psycopg.connect(url)
+        self.conn.execute(
+            "INSERT INTO inbound_event (tenant_id, channel_account_id, kind, provider_key, body, "
+            "url, headers, received_at, state, attempts) "
+            "VALUES (%s, %s, 'sms', %s, '', '', '{}', now(), 'pending', 0)",
+            (ref.tenant_id, ref.id, key),
+        )
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
+
+
+def _record_in_threads(app: Any, ref: Any, keys: list[str]) -> tuple[list[Any], list[Any]]:
+    """events.record for each key in a thread of its own, as concurrent webhook requests;
+    what each returned (or raised), in the order of the keys."""
+    import threading
+
+    from inbox.services import events
+
+    outcome: list[Any] = [None] * len(keys)
+
+    def webhook(i: int, key: str) -> None:
+        with app.test_request_context("/webhooks/twilio/1/sms"):
+            try:
+                outcome[i] = events.record(ref, "sms", key, f"Body={key}".encode())
+            except Exception as error:  # noqa: BLE001 - the test looks at it
+                outcome[i] = error
+
+    threads = [threading.Thread(target=webhook, args=item) for item in enumerate(keys)]
+    return outcome, threads
+
+
+def _queued(app: Any) -> int:
+    from inbox.services import events
+
+    with app.app_context():
+        return len(events._group(db.engine)._waiting)
+
+
+def _wait_for(check: Any, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_webhooks_waiting_together_are_stored_in_one_statement(sms, tasks):
+    """Group commit: under a storm each webhook used to send its own INSERT and wait for its
+    own commit's WAL flush. Five webhooks that arrive while another's insert is in the
+    database go in with one statement and one commit, and each hears how its own row went:
+    a provider's retry of the same delivery inside the group is still "already stored"."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer; its inserts are not grouped")
+    app = sms.client.application
+    ref = account_cache.snapshot(sms.account)
+    first = new_sid("SM")
+    others = [new_sid("SM") for _ in range(4)]
+    held = HeldInsert(ref, first)
+    outcome, threads = _record_in_threads(app, ref, [first])
+    later, more = _record_in_threads(app, ref, [*others, others[-1]])
+    try:
+        with statements() as seen:
+            threads[0].start()
+            _wait_for(lambda: _queued(app) == 0 and threads[0].is_alive(), "the first insert")
+            time.sleep(0.2)  # the first webhook's insert now waits for the held row
+            for thread in more:
+                thread.start()
+            _wait_for(lambda: _queued(app) == 5, "five webhooks waiting")
+            held.release()
+            for thread in threads + more:
+                thread.join(10)
+    finally:
+        held.release()
+    inserts = [s for s in seen if s.upper().startswith("INSERT INTO INBOUND_EVENT")]
+    assert len(inserts) == 2, inserts
+    assert outcome == [True]
+    assert later[:4] == [True, True, True, True]
+    assert later[4] is False  # the same delivery again, in the same group
+    assert stored_events() == 5
+    assert set(db.session.scalars(select(InboundEvent.provider_key))) == {first, *others}
+
+
+def test_a_row_the_database_refuses_costs_only_its_own_webhook_in_a_group(sms, tasks):
+    """A value PostgreSQL cannot hold (a NUL byte in text) in one webhook of a group: that
+    webhook fails, the others of its group are stored."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer; its inserts are not grouped")
+    from sqlalchemy import exc as sa_exc
+
+    app = sms.client.application
+    ref = account_cache.snapshot(sms.account)
+    first, bad = new_sid("SM"), "SM\x00refused"
+    good = [new_sid("SM") for _ in range(3)]
+    held = HeldInsert(ref, first)
+    outcome, threads = _record_in_threads(app, ref, [first])
+    later, more = _record_in_threads(app, ref, [good[0], bad, *good[1:]])
+    try:
+        threads[0].start()
+        _wait_for(lambda: _queued(app) == 0 and threads[0].is_alive(), "the first insert")
+        time.sleep(0.2)
+        for thread in more:
+            thread.start()
+        _wait_for(lambda: _queued(app) == 4, "four webhooks waiting")
+        held.release()
+        for thread in threads + more:
+            thread.join(10)
+    finally:
+        held.release()
+    assert outcome == [True]
+    assert isinstance(later[1], sa_exc.DataError)
+    assert [later[0], *later[2:]] == [True, True, True]
+    assert set(db.session.scalars(select(InboundEvent.provider_key))) == {first, *good}
+
+
 def test_status_callback_is_one_insert_too(sms, tasks):
     assert sms.inbound("hei", process=False).status_code == 200
     reply = SimpleNamespace(id=1, provider_message_id=new_sid("SM"))

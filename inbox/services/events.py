@@ -8,6 +8,8 @@ delivers the same event again (its key is unique per account and kind), plus one
 
 from __future__ import annotations
 
+import json
+import threading
 import weakref
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -15,7 +17,6 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -136,44 +137,185 @@ def _insert_core(engine: Engine, values: dict[str, Any]) -> bool:
 
 _PG_APPEND = (
     "INSERT INTO inbound_event (tenant_id, channel_account_id, kind, provider_key, body, url, "
-    "headers, received_at, state, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-    "ON CONFLICT (channel_account_id, kind, provider_key) DO NOTHING RETURNING id"
+    "headers, received_at, state, attempts) VALUES {} "
+    "ON CONFLICT (channel_account_id, kind, provider_key) DO NOTHING "
+    "RETURNING channel_account_id, kind, provider_key"
 )
+_PG_ROW = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
+
+
+@cache
+def _append_rows(count: int) -> str:
+    """The insert of `count` events. A list of rows rather than one array per column: with
+    the few rows a group has, the driver turns scalars into parameters for about half the CPU
+    of arrays; each length is one statement, prepared on a connection once it recurs."""
+    return _PG_APPEND.format(", ".join([_PG_ROW] * count))
+
+
+# At most this many webhooks share one statement (a web process has fewer threads anyway).
+GROUP_MAX = 64
 
 
 def _insert_postgresql(engine: Engine, values: dict[str, Any]) -> bool:
-    """The insert straight on the driver's connection, taken from the engine's pool (its
-    checkout listeners and limits apply). Under a storm this is the web tier's hottest code:
-    SQLAlchemy's execution layer cost as much CPU as the rest of the webhook (about 0.2 ms of
-    0.84 in-process), and answering faster is what keeps Twilio from retrying. Errors come out
-    as SQLAlchemy's (a lost database answers 503, as everywhere); a connection found dead is
-    thrown away and the insert, which does nothing for an event already stored, repeated once
-    on a fresh one."""
-    params = (
+    """Stored and committed when this returns: in one statement with the other webhooks of
+    this process waiting at the same moment (`_GroupCommit`)."""
+    row = (
         values["tenant_id"],
         values["channel_account_id"],
         values["kind"],
         values["provider_key"],
         values["body"],
         values["url"],
-        Jsonb(values["headers"]),
+        json.dumps(values["headers"]),
         values["received_at"],
         values["state"],
         values["attempts"],
     )
+    return _group(engine).insert(row)
+
+
+class _Waiter:
+    """One webhook's event on its way into a group's statement, and how it went."""
+
+    __slots__ = ("row", "done", "lead", "created", "error")
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        self.row = row
+        self.done = threading.Event()
+        self.lead = False  # set (with `done`) when this thread is to run the next statement
+        self.created: bool | None = None
+        self.error: BaseException | None = None
+
+    def settle(self, created: bool | None = None, error: BaseException | None = None) -> None:
+        self.created, self.error = created, error
+        self.done.set()
+
+    def outcome(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        assert self.created is not None
+        return self.created
+
+
+class _GroupCommit:
+    """Group commit for one process's webhooks. Under a storm every webhook thread would
+    otherwise send its own INSERT and wait for its own commit's WAL flush, which is most of
+    the time a webhook spends in the database. Here one thread at a time (the leader) inserts
+    what has queued up meanwhile in one statement and one commit; the others wait on their
+    own event and hear how their row went. When the leader's own row is stored it hands the
+    lead to the first thread still waiting and returns, so no request waits for more than the
+    statement it queued behind and its own. A webhook alone (a quiet hour) is a group of
+    one: one statement, as before.
+
+    Each row keeps its own outcome: a repeated delivery is "not new" for the webhook that
+    sent it again, even in the same group as the first; a row the database refuses (a value
+    it cannot hold) costs only its own webhook (the group is stored row by row instead); a
+    lost database fails each webhook of the group with its own copy of the error (503)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiter] = []
+        self._busy = False
+
+    def insert(self, row: tuple[Any, ...]) -> bool:
+        me = _Waiter(row)
+        with self._lock:
+            self._waiting.append(me)
+            lead, self._busy = not self._busy, True
+        if not lead:
+            me.done.wait()
+            if not me.lead:
+                return me.outcome()  # stored (or refused) in the leader's statement
+        self._lead()
+        return me.outcome()
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._waiting = self._waiting[:GROUP_MAX], self._waiting[GROUP_MAX:]
+        try:
+            _store_group(self.engine, group)
+        finally:
+            with self._lock:
+                if self._waiting:
+                    following = self._waiting[0]
+                    following.lead = True
+                    following.done.set()
+                else:
+                    self._busy = False
+
+
+def _store_group(engine: Engine, group: list[_Waiter]) -> None:
+    """Insert the group's rows and settle every waiter, whatever happens."""
+    try:
+        try:
+            created = _insert_rows(engine, [w.row for w in group])
+        except sa_exc.DBAPIError as error:
+            if len(group) == 1 or _database_away(error):
+                for waiter in group:
+                    waiter.settle(error=_copy(error))
+                return
+            created = []  # one row refused: each on its own, so it costs only its webhook
+            for waiter in group:
+                try:
+                    waiter.settle(created=_insert_rows(engine, [waiter.row])[0])
+                except sa_exc.DBAPIError as own:
+                    waiter.settle(error=own)
+            return
+        for waiter, new in zip(group, created, strict=True):
+            waiter.settle(created=new)
+    except BaseException as error:
+        for waiter in group:
+            if waiter.created is None and waiter.error is None:
+                waiter.settle(error=error)
+        raise
+
+
+def _database_away(error: sa_exc.DBAPIError) -> bool:
+    return error.connection_invalidated or isinstance(
+        error, (sa_exc.OperationalError, sa_exc.InterfaceError)
+    )
+
+
+def _copy(error: sa_exc.DBAPIError) -> BaseException:
+    """An error of its own for each waiting thread (one raised object would carry the
+    tracebacks of all of them)."""
+    return sa_exc.DBAPIError.instance(
+        _PG_APPEND,
+        None,
+        error.orig,
+        psycopg.Error,
+        hide_parameters=True,
+        connection_invalidated=error.connection_invalidated,
+    )
+
+
+def _insert_rows(engine: Engine, rows: list[tuple[Any, ...]]) -> list[bool]:
+    """Insert rows in one statement on a pooled driver connection in autocommit mode (one
+    round trip, no BEGIN and COMMIT, no SQLAlchemy execution layer, which cost as much CPU
+    as the rest of the webhook); which of them were new. The pool's rules apply (size, the
+    liveness check on checkout). Errors come out as SQLAlchemy's (a lost database answers
+    503, as everywhere); a connection found dead is thrown away and the statement, which
+    does nothing for an event already stored, repeated once on a fresh one."""
+    params = [value for row in rows for value in row]
     for attempt in (1, 2):
         try:
             pooled = engine.raw_connection()
         except psycopg.Error as error:  # no connection to be had: the database is away
-            raise _sqlalchemy_error(error, params, dead=True) from error
+            raise _sqlalchemy_error(error, dead=True) from error
         conn = pooled.driver_connection
         try:
-            conn.autocommit = True  # one round trip: no BEGIN, no COMMIT
+            conn.autocommit = True
             try:
-                row = conn.execute(_PG_APPEND, params).fetchone()
+                stored = {tuple(r) for r in conn.execute(_append_rows(len(rows)), params)}
             finally:
                 _back_to_transactions(pooled, conn)
-            return row is not None
+            created = []
+            for row in rows:  # the first of twins in one group is the new one
+                key = (row[1], row[2], row[3])
+                created.append(key in stored)
+                stored.discard(key)
+            return created
         except psycopg.Error as error:
             dead = engine.dialect.is_disconnect(error, conn, None) or conn.closed
             if dead:
@@ -182,17 +324,29 @@ def _insert_postgresql(engine: Engine, values: dict[str, Any]) -> bool:
                 # database they are all dead), not only this one.
                 engine.pool._invalidate(pooled, error)
             if attempt == 2 or not dead:
-                raise _sqlalchemy_error(error, params, dead) from error
+                raise _sqlalchemy_error(error, dead) from error
         finally:
             pooled.close()
     raise AssertionError("unreachable")
 
 
-def _sqlalchemy_error(error: psycopg.Error, params: Any, dead: bool) -> Exception:
+def _sqlalchemy_error(error: psycopg.Error, dead: bool) -> sa_exc.DBAPIError:
     """The driver's error as SQLAlchemy raises it (OperationalError for a lost database)."""
     return sa_exc.DBAPIError.instance(
-        _PG_APPEND, params, error, psycopg.Error, hide_parameters=True, connection_invalidated=dead
+        _PG_APPEND, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=dead
     )
+
+
+_groups: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def _group(engine: Engine) -> _GroupCommit:
+    group = _groups.get(engine)
+    if group is None:
+        with _groups_lock:
+            group = _groups.setdefault(engine, _GroupCommit(engine))
+    return group
 
 
 def _back_to_transactions(pooled: Any, conn: Any) -> None:
