@@ -150,6 +150,17 @@ def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     db.session.info.setdefault(_PENDING, []).append((task_name, args, kwargs))
 
 
+def collect(task_name: str) -> list[Any]:
+    """The list that is the one argument of `task_name` as queued in this transaction, queued
+    now if it is not yet: what is added to it until the commit goes out in one task."""
+    for name, args, kwargs in db.session.info.get(_PENDING, ()):
+        if name == task_name and len(args) == 1 and isinstance(args[0], list) and not kwargs:
+            return args[0]
+    items: list[Any] = []
+    enqueue(task_name, items)
+    return items
+
+
 def queued(task_name: str) -> bool:
     """Whether this transaction has already queued the task (to send it once, not per row)."""
     return any(name == task_name for name, _, _ in db.session.info.get(_PENDING, ()))

@@ -80,7 +80,7 @@ def _match_contacts_now() -> None:
     queued = [t for t in getattr(dispatcher, "sent", []) if t[0] == matching.TASK]
     for task in queued:
         dispatcher.sent.remove(task)
-        matching.suggest_for_contact(*task[1])
+        matching.suggest_for_contacts(*task[1])
     db.session.commit()
 
 

@@ -241,7 +241,7 @@ def test_every_task_lost_to_a_redis_outage_is_sent_by_the_sweeper(redis_down, fa
             [
                 (PROCESS_TASK, (), {}),
                 (MEDIA_TASK, (message_id,), {}),
-                ("servicetorg.default.match_contacts", (contact_id,), {}),
+                ("servicetorg.default.match_contacts", ([contact_id],), {}),
             ]
         )
         tasks.sent.clear()

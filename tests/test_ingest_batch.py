@@ -20,6 +20,7 @@ from inbox.models import (
     Conversation,
     ConversationStatus,
     IdentityKind,
+    MatchStatus,
     Message,
 )
 from inbox.services import realtime
@@ -271,6 +272,34 @@ def test_matching_is_its_own_task_after_the_commit(factory, tasks) -> None:  # t
     (s,) = db.session.scalars(select(ContactMatchSuggestion)).all()
     assert {s.contact_a_id, s.contact_b_id} == {known.contact_id, msg.contact_id}
     assert s.matched_on == "phone"
+
+
+def test_a_batch_of_new_citizens_is_one_matching_task_of_a_few_statements(factory, tasks) -> None:  # type: ignore[no-untyped-def]
+    """After an alert thousands of new citizens write at once. Each new contact used to be a
+    task of its own (a broker message, a task run and four queries): matching took more of the
+    worker than storing the messages. One task per batch now, and its queries do not grow with
+    the number of contacts; it still finds each one's match."""
+    tenant = factory.tenant()
+    chat = factory.channel(tenant, ChannelKind.WEBCHAT)
+    for n in (3, 27):  # two of the senders are known by their phone number already
+        known = factory.inbound(chat, contact_name=f"Kjent {n}")
+        db.session.get(Contact, known.contact_id).phone = f"+47900{n:05d}"
+    db.session.commit()
+    account = factory.channel(tenant, ChannelKind.SMS)
+    used = []
+    for start, size in ((0, 5), (20, 30)):
+        tasks.sent.clear()
+        ingest_many([(loaded(account), sms(start + i)) for i in range(size)])
+        db.session.commit()
+        assert tasks.names() == [MATCH_TASK]
+        with statements() as seen:
+            tasks.run_all()
+        used.append(len(seen))
+    assert used[0] == used[1], used
+    pairs = db.session.execute(
+        select(ContactMatchSuggestion.matched_on, ContactMatchSuggestion.status)
+    ).all()
+    assert sorted(pairs) == [("phone", MatchStatus.PENDING)] * 2
 
 
 def test_a_rolled_back_batch_sends_nothing(factory, tasks) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,10 @@ from inbox.services import matching
 
 
 @shared_task(name=matching.TASK)
-def match_contacts(contact_id: int) -> int:
-    created = matching.suggest_for_contact(contact_id)
+def match_contacts(contact_ids: list[int] | int) -> int:
+    """Suggestions for the new contacts of one transaction (a single id: a task queued by an
+    earlier version)."""
+    ids = [contact_ids] if isinstance(contact_ids, int) else contact_ids
+    created = matching.suggest_for_contacts(ids)
     db.session.commit()
     return len(created)

@@ -10,11 +10,13 @@ again. Self-contained on purpose; a general merge service may replace `_merge`/`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import or_, select, union
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, tuple_, union
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 
-from inbox.db import enqueue
+from inbox.db import collect
 from inbox.extensions import db
 from inbox.models import (
     Contact,
@@ -47,11 +49,12 @@ def has_match_keys(contact: Contact) -> bool:
 
 
 def queue_matching(contact_id: int) -> None:
-    """Compute suggestions for this contact after the current transaction commits."""
-    queued = db.session.info.setdefault("servicetorg.matching_queued", set())
-    if contact_id not in queued:  # once per session is enough (a poll stores many comments)
-        queued.add(contact_id)
-        enqueue(TASK, contact_id)
+    """Compute suggestions for this contact after the current transaction commits. One task
+    for all the contacts of a transaction: a batch of a storm's new citizens is one task and
+    a few queries, not a task and a handful of queries per citizen."""
+    ids = collect(TASK)
+    if contact_id not in ids:
+        ids.append(contact_id)
 
 
 def _keys(contact: Contact) -> tuple[set[str], set[str]]:
@@ -65,76 +68,150 @@ def _keys(contact: Contact) -> tuple[set[str], set[str]]:
     return {p for p in phones if p}, {e for e in emails if e}
 
 
-def _live(tenant_id: int) -> select:  # type: ignore[valid-type]
-    return select(Contact).where(Contact.tenant_id == tenant_id, Contact.merged_into_id.is_(None))
-
-
-def _known_by(contact: Contact, kind: IdentityKind, values: set[str]) -> list[Contact]:
-    """Live contacts of the tenant with one of these normalised phone numbers (or e-mail
-    addresses), on the contact itself or on one of its identities: index lookups on
-    (tenant_id, phone_norm / email_norm / value_norm), never a scan of the tenant."""
-    column = Contact.phone_norm if kind is IdentityKind.PHONE else Contact.email_norm
-    ids = union(
-        select(Contact.id).where(Contact.tenant_id == contact.tenant_id, column.in_(values)),
-        select(ContactIdentity.contact_id).where(
-            ContactIdentity.tenant_id == contact.tenant_id,
-            ContactIdentity.value_norm.in_(values),
-            ContactIdentity.kind == kind,
-        ),
-    )
-    return list(db.session.scalars(_live(contact.tenant_id).where(Contact.id.in_(ids))))
-
-
-def _candidates(contact: Contact) -> Iterable[tuple[Contact, MatchReason, str]]:
-    phones, emails = _keys(contact)
-    if phones:
-        for other in _known_by(contact, IdentityKind.PHONE, phones):
-            yield other, MatchReason.CERTAIN, "phone"
-    if emails:
-        for other in _known_by(contact, IdentityKind.EMAIL, emails):
-            yield other, MatchReason.CERTAIN, "email"
-    name = normalise_name(contact.name)
-    if name:
-        for other in db.session.scalars(_live(contact.tenant_id).where(Contact.name_norm == name)):
-            yield other, MatchReason.LIKELY, "name"
-
-
 def suggest_for_contact(contact_id: int) -> list[ContactMatchSuggestion]:
     """Create pending suggestions pairing this contact with others of its tenant. Flushes."""
-    contact = db.session.get(Contact, contact_id)
-    if contact is None or contact.merged_into_id is not None:
+    return suggest_for_contacts([contact_id])
+
+
+def suggest_for_contacts(contact_ids: Iterable[int]) -> list[ContactMatchSuggestion]:
+    """Create pending suggestions pairing each of these contacts with others of its tenant,
+    set-based: the contacts, the candidates by phone, e-mail and name, and the pairs already
+    decided are read in one query each, whatever the number of contacts. A pair suggested
+    before (pending, confirmed, rejected or undone) is never suggested again; a pair that a
+    concurrent task inserted first is left to it. Flushes."""
+    wanted = sorted(set(contact_ids))
+    if not wanted:
         return []
-    created: list[ContactMatchSuggestion] = []
-    seen: set[int] = set()
-    for other, reason, matched_on in _candidates(contact):
-        if other.id == contact.id or other.id in seen:
-            continue
-        seen.add(other.id)  # certain matches come first and win over likely ones
-        a, b = sorted((contact.id, other.id))
-        exists = db.session.scalar(
-            select(ContactMatchSuggestion.id).where(
-                ContactMatchSuggestion.contact_a_id == a, ContactMatchSuggestion.contact_b_id == b
+    contacts = list(
+        db.session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(wanted), Contact.merged_into_id.is_(None))
+            .options(selectinload(Contact.identities))
+            .order_by(Contact.id)
+        )
+    )
+    keys = {c.id: (*_keys(c), normalise_name(c.name)) for c in contacts}
+    phones = _holders(contacts, keys, IdentityKind.PHONE, 0)
+    emails = _holders(contacts, keys, IdentityKind.EMAIL, 1)
+    names = _named(contacts, keys)
+    proposed: dict[tuple[int, int], tuple[int, MatchReason, str]] = {}
+    for contact in contacts:
+        key = keys[contact.id]
+        seen: set[int] = {contact.id}
+        # Certain matches come first and win over likely ones.
+        for found, reason, matched_on, values in (
+            (phones, MatchReason.CERTAIN, "phone", key[0]),
+            (emails, MatchReason.CERTAIN, "email", key[1]),
+            (names, MatchReason.LIKELY, "name", {key[2]} if key[2] else set()),
+        ):
+            others = sorted(
+                {o for v in values for o in found.get((contact.tenant_id, v), ())} - seen
+            )
+            for other in others:
+                seen.add(other)
+                pair = (min(contact.id, other), max(contact.id, other))
+                proposed.setdefault(pair, (contact.tenant_id, reason, matched_on))
+    if not proposed:
+        return []
+    t = ContactMatchSuggestion.__table__
+    decided = {
+        (r.contact_a_id, r.contact_b_id)
+        for part in _parts(list(proposed))
+        for r in db.session.execute(
+            select(t.c.contact_a_id, t.c.contact_b_id).where(
+                tuple_(t.c.contact_a_id, t.c.contact_b_id).in_(part)
             )
         )
-        if exists is not None:
-            continue  # pending, confirmed, rejected or undone: never a second row
-        row = ContactMatchSuggestion(
-            tenant_id=contact.tenant_id,
-            contact_a_id=a,
-            contact_b_id=b,
-            reason=reason,
-            matched_on=matched_on,
-            status=MatchStatus.PENDING,
-            merge_record={},
+    }
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "contact_a_id": a,
+            "contact_b_id": b,
+            "reason": reason,
+            "matched_on": matched_on,
+            "status": MatchStatus.PENDING,
+            "merge_record": {},
+        }
+        for (a, b), (tenant_id, reason, matched_on) in proposed.items()
+        if (a, b) not in decided
+    ]
+    if not rows:
+        return []
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(t).on_conflict_do_nothing(index_elements=["contact_a_id", "contact_b_id"])
+    db.session.flush()
+    new_ids = [r.id for r in db.session.execute(stmt.returning(t.c.id), rows)]
+    if not new_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(ContactMatchSuggestion)
+            .where(ContactMatchSuggestion.id.in_(new_ids))
+            .order_by(ContactMatchSuggestion.id)
         )
-        try:
-            with db.session.begin_nested():
-                db.session.add(row)
-                db.session.flush()
-        except IntegrityError:
-            continue  # a concurrent task suggested the same pair
-        created.append(row)
-    return created
+    )
+
+
+def _parts(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _holders(
+    contacts: list[Contact], keys: dict[int, tuple[Any, ...]], kind: IdentityKind, at: int
+) -> dict[tuple[int, str], set[int]]:
+    """Live contacts known by one of these normalised phone numbers (or e-mail addresses),
+    on the contact itself or on one of its identities, by (tenant, value): index lookups on
+    (tenant_id, phone_norm / email_norm / value_norm), never a scan of the tenant."""
+    wanted = {(c.tenant_id, v) for c in contacts for v in keys[c.id][at]}
+    if not wanted:
+        return {}
+    tenants = {t for t, _ in wanted}
+    values = {v for _, v in wanted}
+    column = Contact.phone_norm if kind is IdentityKind.PHONE else Contact.email_norm
+    found: dict[tuple[int, str], set[int]] = {}
+    for part in _parts(sorted(values)):
+        on_contact = select(Contact.id, Contact.tenant_id, column.label("v")).where(
+            Contact.tenant_id.in_(tenants), column.in_(part), Contact.merged_into_id.is_(None)
+        )
+        on_identity = (
+            select(Contact.id, Contact.tenant_id, ContactIdentity.value_norm.label("v"))
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .where(
+                ContactIdentity.tenant_id.in_(tenants),
+                ContactIdentity.kind == kind,
+                ContactIdentity.value_norm.in_(part),
+                Contact.merged_into_id.is_(None),
+            )
+        )
+        for r in db.session.execute(union(on_contact, on_identity)):
+            if (r.tenant_id, r.v) in wanted:
+                found.setdefault((r.tenant_id, r.v), set()).add(r.id)
+    return found
+
+
+def _named(
+    contacts: list[Contact], keys: dict[int, tuple[Any, ...]]
+) -> dict[tuple[int, str], set[int]]:
+    """Live contacts by (tenant, normalised full name), for the names of these contacts."""
+    wanted = {(c.tenant_id, keys[c.id][2]) for c in contacts if keys[c.id][2]}
+    if not wanted:
+        return {}
+    tenants = {t for t, _ in wanted}
+    found: dict[tuple[int, str], set[int]] = {}
+    for part in _parts(sorted({n for _, n in wanted})):
+        rows = db.session.execute(
+            select(Contact.id, Contact.tenant_id, Contact.name_norm).where(
+                Contact.tenant_id.in_(tenants),
+                Contact.name_norm.in_(part),
+                Contact.merged_into_id.is_(None),
+            )
+        )
+        for r in rows:
+            if (r.tenant_id, r.name_norm) in wanted:
+                found.setdefault((r.tenant_id, r.name_norm), set()).add(r.id)
+    return found
 
 
 def pending_for_contacts(
