@@ -573,6 +573,16 @@ def test_a_batch_costs_the_same_statements_for_3_or_15_citizens(sms, tasks):
     assert all(m.conversation.meta.get("phone") == m.meta["from"] for m in sms.messages())
 
 
+def test_new_citizens_conversations_start_with_their_number(sms, tasks):
+    """A new SMS conversation is opened with the number replies go to: no UPDATE of each new
+    conversation's meta after its insert (one statement per citizen under a storm)."""
+    seen = worker_statements(sms, 4, 300)
+    updates = [s for s in seen if s.startswith("UPDATE conversation SET meta")]
+    assert updates == []
+    assert len(sms.messages()) == 4
+    assert all(m.conversation.meta.get("phone") == m.meta["from"] for m in sms.messages())
+
+
 def test_the_message_insert_does_not_grow_with_the_batch(sms, tasks):
     """PostgreSQL: the batch's messages go in as one array per column, so the statement is
     the same text for 3 or 40 messages (the driver parses it once). A multi-row VALUES list

@@ -265,6 +265,7 @@ def inbound_message(
         sent_at=sent_at,
         meta=info,
         thread_key=thread_key(account, phone) if alert_thread else None,
+        conversation_meta={"phone": phone} if phone else {},
     )
 
 

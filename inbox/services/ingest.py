@@ -54,6 +54,9 @@ class InboundMessage:
     provider_parent_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     attachments: list[InboundAttachment] = field(default_factory=list)
+    # What a conversation this message opens starts with in its meta (an SMS: the number
+    # replies go to), so it is not written again by an UPDATE right after.
+    conversation_meta: dict[str, Any] = field(default_factory=dict)
 
 
 def find_message(account_id: int, provider_message_id: str) -> Message | None:

@@ -452,6 +452,7 @@ def _create_conversations(
                 "team_id": it.team_id,
                 "subject": it.inbound.subject,
                 "status": ConversationStatus.OPEN,
+                "meta": it.inbound.conversation_meta,
             }
             for it in firsts
         ],
