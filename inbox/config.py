@@ -67,6 +67,10 @@ DEFAULTS: dict[str, Any] = {
     # At most one worker kick per web process per this many milliseconds; webhooks in between
     # ride on it (a trailing kick follows). 0 kicks after every webhook.
     "INBOUND_KICK_INTERVAL_MS": 200,
+    # Under a storm the inbound worker waits this long after a batch (holding the batch lock)
+    # so the next one gathers what arrives meanwhile instead of a few events at a time; a
+    # quiet hour's single messages never wait (docs/inbound.md). 0: never wait.
+    "INBOUND_BATCH_GATHER_MS": 150,
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
     "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
@@ -166,6 +170,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "DATABASE_MAX_OVERFLOW": int,
     "WEBHOOK_ACCOUNT_CACHE_SECONDS": (int, float),
     "INBOUND_KICK_INTERVAL_MS": (int, float),
+    "INBOUND_BATCH_GATHER_MS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
     "WEB_COMMENTS_MAX_BODY_BYTES": int,
     "LOGIN_MAX_FAILURES": int,

@@ -583,6 +583,56 @@ def test_new_citizens_conversations_start_with_their_number(sms, tasks):
     assert all(m.conversation.meta.get("phone") == m.meta["from"] for m in sms.messages())
 
 
+def test_under_a_storm_the_worker_gathers_its_next_batch(sms, tasks, monkeypatch):
+    """A batch costs about as much for 20 events as for 200, and a worker that takes what
+    arrived during its last batch at once works in small batches under a storm, taking the
+    CPU the webhooks need. After a batch of 10 or more events (a storm) it waits
+    INBOUND_BATCH_GATHER_MS, holding the batch lock, so what arrives meanwhile is one batch."""
+    from sqlalchemy import text
+
+    from workers import events as worker
+
+    app = sms.client.application
+    app.config["INBOUND_BATCH_GATHER_MS"] = 150
+    for i in range(30):  # these arrive while the worker waits (parked until then)
+        assert sms.inbound(f"midt i {i}", process=False).status_code == 200
+    db.session.execute(update(InboundEvent).values(state="parked"))
+    db.session.commit()
+    for i in range(12):
+        assert sms.inbound(f"først {i}", process=False).status_code == 200
+    batches: list[int] = []
+    settle = worker._settle
+    monkeypatch.setattr(worker, "_settle", lambda ids: batches.append(len(ids)) or settle(ids))
+    waited: list[float] = []
+
+    def meanwhile(seconds: float) -> None:
+        waited.append(seconds)
+        if len(waited) == 1:  # the webhooks of the storm go on (another connection)
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE inbound_event SET state = 'pending' WHERE state = 'parked'")
+                )
+
+    monkeypatch.setattr(worker, "sleep", meanwhile, raising=False)
+    run_inbound(app)
+    assert waited[0] == 0.15
+    assert batches == [12, 30]
+    assert len(sms.messages()) == 42
+
+
+def test_a_quiet_hours_message_is_stored_without_waiting(sms, tasks, monkeypatch):
+    from workers import events as worker
+
+    app = sms.client.application
+    app.config["INBOUND_BATCH_GATHER_MS"] = 150
+    waited: list[float] = []
+    monkeypatch.setattr(worker, "sleep", waited.append, raising=False)
+    for i in range(3):
+        assert sms.inbound(f"hei {i}").status_code == 200  # each processed on its own
+    assert waited == []
+    assert len(sms.messages()) == 3
+
+
 def test_the_message_insert_does_not_grow_with_the_batch(sms, tasks):
     """PostgreSQL: the batch's messages go in as one array per column, so the statement is
     the same text for 3 or 40 messages (the driver parses it once). A multi-row VALUES list
