@@ -281,7 +281,7 @@ def _copy(error: sa_exc.DBAPIError) -> BaseException:
     """An error of its own for each waiting thread (one raised object would carry the
     tracebacks of all of them)."""
     return sa_exc.DBAPIError.instance(
-        _PG_APPEND,
+        _append_rows(1),
         None,
         error.orig,
         psycopg.Error,
@@ -333,7 +333,12 @@ def _insert_rows(engine: Engine, rows: list[tuple[Any, ...]]) -> list[bool]:
 def _sqlalchemy_error(error: psycopg.Error, dead: bool) -> sa_exc.DBAPIError:
     """The driver's error as SQLAlchemy raises it (OperationalError for a lost database)."""
     return sa_exc.DBAPIError.instance(
-        _PG_APPEND, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=dead
+        _append_rows(1),
+        None,
+        error,
+        psycopg.Error,
+        hide_parameters=True,
+        connection_invalidated=dead,
     )
 
 
