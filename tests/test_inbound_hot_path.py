@@ -238,6 +238,30 @@ def _wait_for(check: Any, what: str) -> None:
         time.sleep(0.01)
 
 
+def _behind_a_waiting_insert(
+    app: Any, ref: Any, first: str, keys: list[str]
+) -> tuple[Any, list[Any]]:
+    """The webhook with key `first` has its insert waiting in the database (`HeldInsert`);
+    webhooks with `keys` arrive meanwhile and queue up behind it in this process; then the
+    held row goes away. What the first and each of the others returned (or raised)."""
+    held = HeldInsert(ref, first)
+    outcome, threads = _record_in_threads(app, ref, [first])
+    later, more = _record_in_threads(app, ref, keys)
+    try:
+        threads[0].start()
+        _wait_for(lambda: _queued(app) == 0 and threads[0].is_alive(), "the first insert")
+        time.sleep(0.2)  # the first webhook's insert now waits for the held row
+        for thread in more:
+            thread.start()
+        _wait_for(lambda: _queued(app) == len(keys), f"{len(keys)} webhooks waiting")
+        held.release()
+        for thread in threads + more:
+            thread.join(10)
+    finally:
+        held.release()
+    return outcome[0], later
+
+
 def test_webhooks_waiting_together_are_stored_in_one_statement(sms, tasks):
     """Group commit: under a storm each webhook used to send its own INSERT and wait for its
     own commit's WAL flush. Five webhooks that arrive while another's insert is in the
@@ -245,29 +269,16 @@ def test_webhooks_waiting_together_are_stored_in_one_statement(sms, tasks):
     a provider's retry of the same delivery inside the group is still "already stored"."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer; its inserts are not grouped")
-    app = sms.client.application
     ref = account_cache.snapshot(sms.account)
     first = new_sid("SM")
     others = [new_sid("SM") for _ in range(4)]
-    held = HeldInsert(ref, first)
-    outcome, threads = _record_in_threads(app, ref, [first])
-    later, more = _record_in_threads(app, ref, [*others, others[-1]])
-    try:
-        with statements() as seen:
-            threads[0].start()
-            _wait_for(lambda: _queued(app) == 0 and threads[0].is_alive(), "the first insert")
-            time.sleep(0.2)  # the first webhook's insert now waits for the held row
-            for thread in more:
-                thread.start()
-            _wait_for(lambda: _queued(app) == 5, "five webhooks waiting")
-            held.release()
-            for thread in threads + more:
-                thread.join(10)
-    finally:
-        held.release()
+    with statements() as seen:
+        alone, later = _behind_a_waiting_insert(
+            sms.client.application, ref, first, [*others, others[-1]]
+        )
     inserts = [s for s in seen if s.upper().startswith("INSERT INTO INBOUND_EVENT")]
     assert len(inserts) == 2, inserts
-    assert outcome == [True]
+    assert alone is True
     assert later[:4] == [True, True, True, True]
     assert later[4] is False  # the same delivery again, in the same group
     assert stored_events() == 5
@@ -281,26 +292,13 @@ def test_a_row_the_database_refuses_costs_only_its_own_webhook_in_a_group(sms, t
         pytest.skip("SQLite has one writer; its inserts are not grouped")
     from sqlalchemy import exc as sa_exc
 
-    app = sms.client.application
     ref = account_cache.snapshot(sms.account)
     first, bad = new_sid("SM"), "SM\x00refused"
     good = [new_sid("SM") for _ in range(3)]
-    held = HeldInsert(ref, first)
-    outcome, threads = _record_in_threads(app, ref, [first])
-    later, more = _record_in_threads(app, ref, [good[0], bad, *good[1:]])
-    try:
-        threads[0].start()
-        _wait_for(lambda: _queued(app) == 0 and threads[0].is_alive(), "the first insert")
-        time.sleep(0.2)
-        for thread in more:
-            thread.start()
-        _wait_for(lambda: _queued(app) == 4, "four webhooks waiting")
-        held.release()
-        for thread in threads + more:
-            thread.join(10)
-    finally:
-        held.release()
-    assert outcome == [True]
+    alone, later = _behind_a_waiting_insert(
+        sms.client.application, ref, first, [good[0], bad, *good[1:]]
+    )
+    assert alone is True
     assert isinstance(later[1], sa_exc.DataError)
     assert [later[0], *later[2:]] == [True, True, True]
     assert set(db.session.scalars(select(InboundEvent.provider_key))) == {first, *good}
