@@ -216,6 +216,17 @@ class Postgres:
     def version(self) -> str:
         return self.admin.execute("SHOW server_version").fetchone()[0]
 
+    def autovacuum(self) -> bool:
+        return self.admin.execute("SHOW autovacuum").fetchone()[0] == "on"
+
+    def vacuum(self) -> None:
+        """What autovacuum does for a database in service: statistics that know how big the
+        tables are (else the planner scans tables it takes for tiny) and no dead rows."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+
     def drop(self) -> None:
         if self.conn is not None:
             self.conn.close()
