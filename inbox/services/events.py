@@ -175,20 +175,31 @@ def _insert_postgresql(engine: Engine, values: dict[str, Any]) -> bool:
 
 
 class _Waiter:
-    """One webhook's event on its way into a group's statement, and how it went."""
+    """One webhook's event on its way into a group's statement, and how it went. Its thread
+    waits on a lock of its own that is released when the row is settled or the lead is
+    handed to it (a bare lock: an Event's condition variable cost the web tier more CPU)."""
 
-    __slots__ = ("row", "done", "lead", "created", "error")
+    __slots__ = ("row", "_signal", "lead", "created", "error")
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
-        self.done = threading.Event()
-        self.lead = False  # set (with `done`) when this thread is to run the next statement
+        self._signal = threading.Lock()
+        self._signal.acquire()
+        self.lead = False  # set (and signalled) when this thread is to run the next statement
         self.created: bool | None = None
         self.error: BaseException | None = None
 
+    def wait(self) -> None:
+        self._signal.acquire()
+
+    def promote(self) -> None:
+        self.lead = True
+        self._signal.release()
+
     def settle(self, created: bool | None = None, error: BaseException | None = None) -> None:
         self.created, self.error = created, error
-        self.done.set()
+        if not self.lead:  # a promoted leader was signalled already and waits no more
+            self._signal.release()
 
     def outcome(self) -> bool:
         if self.error is not None:
@@ -202,7 +213,7 @@ class _GroupCommit:
     otherwise send its own INSERT and wait for its own commit's WAL flush, which is most of
     the time a webhook spends in the database. Here one thread at a time (the leader) inserts
     what has queued up meanwhile in one statement and one commit; the others wait on their
-    own event and hear how their row went. When the leader's own row is stored it hands the
+    own signal and hear how their row went. When the leader's own row is stored it hands the
     lead to the first thread still waiting and returns, so no request waits for more than the
     statement it queued behind and its own. A webhook alone (a quiet hour) is a group of
     one: one statement, as before.
@@ -224,7 +235,7 @@ class _GroupCommit:
             self._waiting.append(me)
             lead, self._busy = not self._busy, True
         if not lead:
-            me.done.wait()
+            me.wait()
             if not me.lead:
                 return me.outcome()  # stored (or refused) in the leader's statement
         self._lead()
@@ -238,9 +249,7 @@ class _GroupCommit:
         finally:
             with self._lock:
                 if self._waiting:
-                    following = self._waiting[0]
-                    following.lead = True
-                    following.done.set()
+                    self._waiting[0].promote()
                 else:
                     self._busy = False
 
