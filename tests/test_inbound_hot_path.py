@@ -618,6 +618,31 @@ def test_under_a_storm_the_worker_gathers_its_next_batch(sms, tasks, monkeypatch
     assert len(sms.messages()) == 42
 
 
+def test_the_worker_keeps_its_prepared_statements_from_batch_to_batch(sms, tasks, monkeypatch):
+    """psycopg forgets every statement it prepared when a transaction is rolled back. The
+    worker ended each claim with a ROLLBACK, so PostgreSQL planned every statement of every
+    batch again; transactions that only read and locked now end with a COMMIT."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's prepared statements")
+    app = sms.client.application
+    app.config.update(INBOUND_BATCH_SIZE=10, INBOUND_BATCH_GATHER_MS=0)
+    for i in range(25):
+        assert sms.inbound(f"melding {i}", process=False).status_code == 200
+    rollbacks: list[int] = []
+    rollback = psycopg.Connection.rollback
+
+    def counted(conn: Any) -> None:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            rollbacks.append(1)  # a ROLLBACK is sent (the pool's reset of an idle one is not)
+        rollback(conn)
+
+    monkeypatch.setattr(psycopg.Connection, "rollback", counted)
+    settled = run_inbound(app)
+    assert settled == 25  # three batches in one task
+    assert len(rollbacks) <= 1, rollbacks  # at most the task's own end
+    assert len(sms.messages()) == 25
+
+
 def test_a_quiet_hours_message_is_stored_without_waiting(sms, tasks, monkeypatch):
     from workers import events as worker
 

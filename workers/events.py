@@ -53,7 +53,7 @@ def process_events(batch_size: int | None = None) -> int:
     settled, last = 0, 0
     for _ in range(MAX_ROUNDS):
         if not _lock():
-            db.session.rollback()
+            _end_read()
             return settled  # another worker is draining and will look again after us
         if gather and STORM <= last < batch_size:
             # A storm: a batch costs about as much for 20 events as for 200, so let the
@@ -63,15 +63,22 @@ def process_events(batch_size: int | None = None) -> int:
         ids = _claim(None, batch_size)
         last = len(ids)
         if not ids:
-            db.session.rollback()
+            _end_read()
             if not _any_pending():
                 return settled
             continue
-        db.session.rollback()  # the claim is repeated inside each attempt below
+        _end_read()  # the claim is repeated inside each attempt below
         settled += _settle(ids)
     event_log.kick()
     db.session.commit()
     return settled
+
+
+def _end_read() -> None:
+    """End a transaction that only read and locked. A COMMIT, not a ROLLBACK: the driver
+    (psycopg) forgets every statement it prepared on a ROLLBACK, so with one after each
+    claim PostgreSQL planned every statement of every batch again."""
+    db.session.commit()
 
 
 def _postgres() -> bool:
@@ -88,7 +95,7 @@ def _any_pending() -> bool:
     found = db.session.scalar(
         select(InboundEvent.id).where(InboundEvent.state == EventState.PENDING).limit(1)
     )
-    db.session.rollback()
+    _end_read()
     return found is not None
 
 
@@ -139,7 +146,7 @@ def _run(ids: list[int]) -> int:
         return 0  # another worker took over; it will process them
     claimed = _claim(ids, len(ids))
     if not claimed:
-        db.session.rollback()
+        _end_read()
         return 0
     events = list(
         db.session.scalars(
