@@ -19,8 +19,9 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import Pool
@@ -143,6 +144,17 @@ def _sqlite_begin(conn: Any) -> None:
     see the latest commit. SQLAlchemy's pysqlite recipe: BEGIN emitted on the "begin" event."""
     if conn.dialect.name == "sqlite" and _writer.get():
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def among_ids(column: Any, ids: Any) -> ColumnElement[bool]:
+    """`column IN (ids)` for integer ids; on PostgreSQL `column = ANY(%s)` with one array
+    parameter. The statement text is then the same for 3 ids or 500, so the driver parses it
+    once and PostgreSQL can keep its plan, where an IN list of a placeholder per id made a
+    new statement for every length (the inbound worker's batches: a tenth of its CPU)."""
+    values = sorted(set(ids))
+    if db.engine.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+    return column.in_(values)
 
 
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:

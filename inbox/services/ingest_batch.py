@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload, selectinload
 from sqlalchemy.orm.util import identity_key
 
+from inbox.db import among_ids
 from inbox.extensions import db
 from inbox.models import (
     Attachment,
@@ -102,7 +103,7 @@ def store(items: Sequence[tuple[ChannelAccount, InboundMessage]]) -> list[tuple[
             # after-step reads them (none does for a new message): eager loads of them were
             # a fifth of a batch's CPU. Files are read (Messenger's media downloads).
             select(Message)
-            .where(Message.id.in_({it.message_id for it in batch}))
+            .where(among_ids(Message.id, {it.message_id for it in batch}))
             .options(
                 lazyload(Message.revisions),
                 selectinload(Message.conversation).options(
@@ -302,7 +303,7 @@ def _create_contacts(
     won = {(r.tenant_id, r.kind, r.value) for r in inserted}
     orphans = [contact_of[k] for k in keys if k not in won]
     if orphans:
-        db.session.execute(delete(table).where(table.c.id.in_(orphans)))
+        db.session.execute(delete(table).where(among_ids(table.c.id, orphans)))
     return {k: contact_of[k] for k in keys if k in won}
 
 
@@ -487,7 +488,7 @@ def _follow_merges(convs: dict[int, _Conv]) -> None:
         wanted = {v.merged_into_id for v in convs.values() if v.merged_into_id} - set(convs)
         if not wanted:
             return
-        for r in db.session.execute(select(*_conv_columns()).where(c.id.in_(wanted))):
+        for r in db.session.execute(select(*_conv_columns()).where(among_ids(c.id, wanted))):
             convs[r.id] = _conv(r)
 
 
