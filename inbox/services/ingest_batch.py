@@ -99,16 +99,15 @@ def store(items: Sequence[tuple[ChannelAccount, InboundMessage]]) -> list[tuple[
         for m in db.session.scalars(
             # Their conversations (with contact and account) in one more query, not one
             # lazy load per message when the channels' after-steps read message.conversation.
-            # A message's edits, and a conversation's contact and account, only if an
-            # after-step reads them (none does for a new message): eager loads of them were
-            # a fifth of a batch's CPU. Files are read (Messenger's media downloads).
+            # A message's edits only if read (a new message has none). Conversations keep
+            # their joined contact and account: a lazy-load option would stay with them for
+            # the rest of the session (a page rendered after an ingest in the same session
+            # then loaded each contact on its own).
             select(Message)
             .where(among_ids(Message.id, {it.message_id for it in batch}))
             .options(
                 lazyload(Message.revisions),
-                selectinload(Message.conversation).options(
-                    lazyload(Conversation.contact), lazyload(Conversation.channel_account)
-                ),
+                selectinload(Message.conversation),
             )
         )
     }
