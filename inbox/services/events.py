@@ -107,13 +107,15 @@ def record(
     busy_timeout like BEGIN IMMEDIATE. The statement does nothing for an event already
     stored, so it is repeated once on a fresh connection if the pooled one turns out dead."""
     values = _values(account, kind, provider_key, body, url, headers)
-    session = db.session()
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("record() commits on its own; use append() in a transaction")
-    # What the request read before (an account or a secret the cache did not hold) ends
-    # here, and its connection goes back to the pool before this one is taken: threads
-    # that each held one while waiting for a second would exhaust the pool in a burst.
-    session.rollback()
+    # With the account from the cache the request has no session at all: none is made here.
+    if db.session.registry.has():
+        session = db.session()
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("record() commits on its own; use append() in a transaction")
+        # What the request read before (an account or a secret the cache did not hold) ends
+        # here, and its connection goes back to the pool before this one is taken: threads
+        # that each held one while waiting for a second would exhaust the pool in a burst.
+        session.rollback()
     insert = _insert_postgresql if db.engine.dialect.name == "postgresql" else _insert_core
     created = insert(db.engine, values)
     if created:
