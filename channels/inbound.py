@@ -16,8 +16,9 @@ from functools import partial
 from importlib import import_module
 from typing import Any
 
-from inbox.models import ChannelAccount, InboundEvent, Message
-from inbox.services.ingest import InboundMessage, ingest_many
+from inbox.models import ChannelAccount, InboundEvent
+from inbox.services.ingest import InboundMessage, ingest_stored
+from inbox.services.ingest_batch import Stored
 
 # kind -> "module:function(event, account, batch)"
 HANDLERS: dict[str, str] = {
@@ -58,7 +59,7 @@ class _Store:
     event_id: int
     account: ChannelAccount
     inbound: InboundMessage
-    after: Callable[[Message, bool], Any] | None
+    after: Callable[[Stored], Any] | None
 
 
 @dataclass
@@ -77,9 +78,10 @@ class Batch:
         self,
         account: ChannelAccount,
         inbound: InboundMessage,
-        after: Callable[[Message, bool], Any] | None = None,
+        after: Callable[[Stored], Any] | None = None,
     ) -> None:
-        """Store an inbound message; `after(message, created)` runs in the same transaction."""
+        """Store an inbound message; `after(stored)` runs in the same transaction (`stored`:
+        the message's id, whether it is new, the message itself on first use)."""
         self.steps.append(_Store(self.event_id, account, inbound, after))
 
     def apply(self, fn: Callable[[], Any]) -> None:
@@ -107,10 +109,10 @@ class Batch:
         for path in PREPARE:
             module, _, name = path.partition(":")
             getattr(import_module(module), name)(items)
-        results = ingest_many(items)
-        for step, (message, created) in zip(group, results, strict=True):
+        results = ingest_stored(items)
+        for step, stored in zip(group, results, strict=True):
             if step.after is not None:
-                _attributed(step.event_id, partial(step.after, message, created))
+                _attributed(step.event_id, partial(step.after, stored))
 
 
 def _attributed(event_id: int, fn: Callable[[], Any]) -> Any:

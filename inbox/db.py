@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, event
+from sqlalchemy import ColumnElement, any_, bindparam, event, func, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
@@ -146,15 +146,32 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def among_ids(column: Any, ids: Any) -> ColumnElement[bool]:
-    """`column IN (ids)` for integer ids; on PostgreSQL `column = ANY(%s)` with one array
-    parameter. The statement text is then the same for 3 ids or 500, so the driver parses it
-    once and PostgreSQL can keep its plan, where an IN list of a placeholder per id made a
-    new statement for every length (the inbound worker's batches: a tenth of its CPU)."""
-    values = sorted(set(ids))
+def among(column: Any, values: Any) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(%s)` with one array parameter. The
+    statement text is then the same for 3 values or 500, so the driver parses it once and
+    PostgreSQL can keep its plan, where an IN list of a placeholder per value made a new
+    statement for every length (the inbound worker's batches: a tenth of its CPU)."""
+    values = sorted(set(values))
     if db.engine.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def among_keys(columns: Sequence[Any], keys: Collection[tuple[Any, ...]]) -> ColumnElement[bool]:
+    """`(col1, col2, …) IN (keys)` for composite keys. On PostgreSQL the keys go as one array
+    parameter per column, `(col1, col2) IN (SELECT * FROM unnest(%s, %s))`: one statement text
+    whatever the number of keys, planned as an index lookup per key. A row-value IN list of
+    500 keys cost PostgreSQL about 50 µs per key, four times the unnest form, most of it
+    planning the 500-way OR (the inbound worker's lookup of stored provider ids)."""
+    if db.engine.dialect.name != "postgresql":
+        return tuple_(*columns).in_(list(keys))
+    arrays = [
+        bindparam(None, [key[i] for key in keys], type_=ARRAY(col.type))
+        for i, col in enumerate(columns)
+    ]
+    names = [f"k{i}" for i in range(len(columns))]
+    given = func.unnest(*arrays).table_valued(*names).render_derived()
+    return tuple_(*columns).in_(select(*(given.c[n] for n in names)))
 
 
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from channels.inbound import Batch, EventFailed, handler_for
 from channels.interfaces import InvalidPayload
-from inbox.db import among_ids
+from inbox.db import among
 from inbox.extensions import db
 from inbox.models import ChannelAccount, EventState, InboundEvent
 from inbox.models.base import utcnow
@@ -106,7 +106,7 @@ def _claim(ids: list[int] | None, limit: int, session: Session | None = None) ->
     session = session or db.session
     q = select(InboundEvent.id).where(InboundEvent.state == EventState.PENDING)
     if ids is not None:
-        q = q.where(among_ids(InboundEvent.id, ids))
+        q = q.where(among(InboundEvent.id, ids))
     q = q.order_by(InboundEvent.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
@@ -151,9 +151,7 @@ def _run(ids: list[int]) -> int:
         return 0
     events = list(
         db.session.scalars(
-            select(InboundEvent)
-            .where(among_ids(InboundEvent.id, claimed))
-            .order_by(InboundEvent.id)
+            select(InboundEvent).where(among(InboundEvent.id, claimed)).order_by(InboundEvent.id)
         )
     )
     # The batch's accounts in one query (events of many numbers or pages in one batch).
@@ -161,7 +159,7 @@ def _run(ids: list[int]) -> int:
         a.id: a
         for a in db.session.scalars(
             select(ChannelAccount).where(
-                among_ids(ChannelAccount.id, {ev.channel_account_id for ev in events})
+                among(ChannelAccount.id, {ev.channel_account_id for ev in events})
             )
         )
     }
@@ -178,7 +176,7 @@ def _run(ids: list[int]) -> int:
     batch.run()
     db.session.execute(
         update(InboundEvent)
-        .where(among_ids(InboundEvent.id, claimed))
+        .where(among(InboundEvent.id, claimed))
         .values(state=EventState.DONE, processed_at=utcnow(), last_error=None)
     )
     db.session.commit()

@@ -20,7 +20,8 @@ from channels.instagram.services import (
 from channels.interfaces import InvalidPayload
 from channels.meta.media import MEDIA_TASK
 from inbox.db import enqueue
-from inbox.models import ChannelAccount, ChannelKind, InboundEvent, Message
+from inbox.models import ChannelAccount, ChannelKind, InboundEvent
+from inbox.services.ingest_batch import Stored
 from inbox.untrusted import loads
 
 
@@ -49,7 +50,8 @@ def handle(event: InboundEvent, account: ChannelAccount, batch: Batch) -> None:
 
 
 def _after_message(ev: ig_events.MessageEvent):  # type: ignore[no-untyped-def]
-    def after(message: Message, created: bool) -> None:
+    def after(stored: Stored) -> None:
+        message, created = stored.message, stored.created
         dm_after(message, ev)
         if created and message.attachments:
             # Downloaded by a worker of its own after the commit (channels/meta/media.py).

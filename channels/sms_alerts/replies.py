@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from inbox.db import among
 from inbox.extensions import db
 from inbox.models import (
     Alert,
@@ -71,11 +72,11 @@ def _latest_alerts(
         select(Alert.channel_account_id, AlertRecipient.phone, AlertRecipient.alert_id)
         .join(Alert, Alert.id == AlertRecipient.alert_id)
         .where(
-            AlertRecipient.tenant_id.in_({a.tenant_id for a in accounts}),
-            AlertRecipient.phone.in_(phones),
+            among(AlertRecipient.tenant_id, {a.tenant_id for a in accounts}),
+            among(AlertRecipient.phone, phones),
             AlertRecipient.sent_at >= since,
             AlertRecipient.state.not_in((RecipientState.FAILED, RecipientState.QUEUED)),
-            Alert.channel_account_id.in_([a.id for a in accounts]),
+            among(Alert.channel_account_id, {a.id for a in accounts}),
         )
         .order_by(AlertRecipient.sent_at, AlertRecipient.id)
     )

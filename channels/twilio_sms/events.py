@@ -40,7 +40,7 @@ def handle_inbound(event: InboundEvent, account: ChannelAccount, batch: Batch) -
     batch.store(
         account,
         inbound,
-        lambda message, created: services.received(account, message, created, opt_out, flush=False),
+        lambda stored: services.received_in_batch(account, stored, inbound, opt_out),
     )
 
 

@@ -41,6 +41,7 @@ from inbox.models.tenancy import tenant_active
 from inbox.services import account_cache
 from inbox.services.account_cache import AccountRef
 from inbox.services.ingest import InboundMessage, ingest, update_delivery_status
+from inbox.services.ingest_batch import Stored
 
 log = logging.getLogger(__name__)
 
@@ -274,29 +275,50 @@ def received(
     message: Message,
     created: bool,
     opt_out_type: str | None = None,
-    *,
-    flush: bool = True,
 ) -> None:
-    """What follows a new SMS once it is stored: the reply number, STOP/START, its files.
-
-    The inbound worker's batch passes flush=False: the conversations' changes then go out
-    together (one executemany) with the batch, not one UPDATE per message."""
+    """What follows a new SMS once it is stored: STOP/START, its files, the alert it answers.
+    (The number replies go to is the conversation's `phone`, kept by the ingest itself:
+    InboundMessage.conversation_meta.)"""
     if not created:
         return
-    phone = str((message.meta or {}).get("from") or "")
-    conv = message.conversation
-    if phone and (conv.meta or {}).get("phone") != phone:
-        conv.meta = {**(conv.meta or {}), "phone": phone}
-    action = keyword(message.body, opt_out_type)
-    if action and phone:
-        set_opt_out(account.tenant_id, phone, action == "stop")
-    if (message.meta or {}).get("pending_media"):
-        enqueue(MEDIA_TASK, message.id)
+    _followups(account, message.id, message.body, message.meta or {}, opt_out_type)
     from channels.sms_alerts.replies import link
 
     link(message)
-    if flush:
-        db.session.flush()
+    db.session.flush()
+
+
+def received_in_batch(
+    account: ChannelAccount | AccountRef,
+    stored: Stored,
+    inbound: InboundMessage,
+    opt_out_type: str | None = None,
+) -> None:
+    """`received` for the inbound worker's batch, from what was sent rather than the stored
+    message: the ORM message is loaded only for the first answer to an alert (it opens the
+    conversation the alert is tied to), so a storm of SMS loads none."""
+    if not stored.created:
+        return
+    _followups(account, stored.message_id, inbound.body, inbound.meta, opt_out_type)
+    from channels.sms_alerts.replies import PREFIX, link
+
+    if stored.opened and (inbound.thread_key or "").startswith(PREFIX):
+        link(stored.message)
+
+
+def _followups(
+    account: ChannelAccount | AccountRef,
+    message_id: int,
+    body: str,
+    meta: dict[str, Any],
+    opt_out_type: str | None,
+) -> None:
+    phone = str(meta.get("from") or "")
+    action = keyword(body, opt_out_type)
+    if action and phone:
+        set_opt_out(account.tenant_id, phone, action == "stop")
+    if meta.get("pending_media"):
+        enqueue(MEDIA_TASK, message_id)
 
 
 # --- opt-out ------------------------------------------------------------------------------

@@ -40,5 +40,7 @@ def handle(event: InboundEvent, account: ChannelAccount, batch: Batch) -> None:
     batch.store(
         account,
         services.visitor_inbound(visitor, client_id, body, offline=offline),
-        lambda message, created: services.visitor_message_stored(message, created, offline=offline),
+        lambda stored: services.visitor_message_stored(
+            stored.message, stored.created, offline=offline
+        ),
     )

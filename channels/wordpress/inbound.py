@@ -22,5 +22,5 @@ def handle(event: InboundEvent, account: ChannelAccount, batch: Batch) -> None:
     batch.store(
         account,
         comment_inbound(account, comment, WEBHOOK),
-        lambda message, created: comment_stored(account, comment, WEBHOOK, message, created),
+        lambda stored: comment_stored(account, comment, WEBHOOK, stored.message, stored.created),
     )

@@ -76,13 +76,21 @@ def ingest(account: ChannelAccount, inbound: InboundMessage) -> tuple[Message, b
 def ingest_many(
     items: Sequence[tuple[ChannelAccount, InboundMessage]],
 ) -> list[tuple[Message, bool]]:
+    """`ingest_stored`, with each message loaded (one query for all of them)."""
+    return [(stored.message, stored.created) for stored in ingest_stored(items)]
+
+
+def ingest_stored(
+    items: Sequence[tuple[ChannelAccount, InboundMessage]],
+) -> list[ingest_batch.Stored]:
     """Store several inbound messages in one transaction, in the order given (the order they
-    arrived); returns (message, created) for each item, in the same order. Flushes, never
-    commits. Messages of one conversation keep their relative order.
+    arrived); returns what became of each item (its message id, whether it was created, the
+    message on first use), in the same order. Flushes, never commits. Messages of one
+    conversation keep their relative order.
 
     Set-based (inbox/services/ingest_batch.py): a fixed number of statements whatever the
     size of the batch, no savepoints. A provider id already stored (or given twice in the
-    batch) returns the stored message with created=False. Realtime events and contact matching
+    batch) returns the stored message with created False. Realtime events and contact matching
     for what was created go out after the commit.
 
     The channel parsers have checked the shape; the text is cleaned here once more (no NUL,

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Table, and_, bindparam, case, delete, func, or_, select, tuple_
+from sqlalchemy import Column, Table, and_, bindparam, case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from inbox.db import among_ids
+from inbox.db import among, among_keys
 from inbox.extensions import db
 from inbox.models import (
     Attachment,
@@ -72,55 +72,96 @@ class _Conv:
     assignee_id: int | None
     team_id: int | None
     tenant_id: int
+    meta: dict[str, Any] | None = None
     new: bool = False
     items: list[_Item] = field(default_factory=list)
 
 
-def store(items: Sequence[tuple[ChannelAccount, InboundMessage]]) -> list[tuple[Message, bool]]:
+class Stored:
+    """What became of one inbound message: its id, whether this batch created it, whether it
+    opened its conversation. `message` is the ORM object, loaded on first use together with
+    those of the whole batch (one query): a batch whose after-steps need no ORM object loads
+    none (for a storm of SMS, the load was a third of the inbound worker's CPU)."""
+
+    __slots__ = ("message_id", "created", "opened", "_batch")
+
+    def __init__(self, message_id: int, created: bool, opened: bool, batch: _Loader) -> None:
+        self.message_id = message_id
+        self.created = created
+        self.opened = opened
+        self._batch = batch
+
+    @property
+    def message(self) -> Message:
+        return self._batch.get(self.message_id)
+
+
+class _Loader:
+    def __init__(self, ids: set[int]) -> None:
+        self.ids = ids
+        self.loaded: dict[int, Message] | None = None
+
+    def get(self, message_id: int) -> Message:
+        if self.loaded is None:
+            self.loaded = {
+                m.id: m
+                for m in db.session.scalars(
+                    # Their conversations (with contact and account) in one more query, not
+                    # one lazy load per message when an after-step reads message.conversation.
+                    # A message's edits only if read (a new message has none). Conversations
+                    # keep their joined contact and account: a lazy-load option would stay
+                    # with them for the rest of the session (a page rendered after an ingest
+                    # in the same session then loaded each contact on its own).
+                    select(Message)
+                    .where(among(Message.id, self.ids))
+                    .options(
+                        lazyload(Message.revisions),
+                        selectinload(Message.conversation),
+                    )
+                )
+            }
+        return self.loaded[message_id]
+
+
+def store(items: Sequence[tuple[ChannelAccount, InboundMessage]]) -> list[Stored]:
     """See inbox.services.ingest.ingest_many. Flushes pending changes first, never commits."""
     if not items:
         return []
     db.session.flush()
     batch = [_Item(i, a.id, a.tenant_id, a.team_id, m) for i, (a, m) in enumerate(items)]
     fresh = _drop_known(batch)
+    for it in fresh:
+        it.sent_at = it.inbound.sent_at or utcnow()
+    opened: set[int] = set()
     if fresh:
         new_contacts = _contacts(fresh)
         convs = _conversations(fresh)
         routing.route_new(convs)  # rules choose new conversations' teams; auto-assignment
         created = _messages(fresh)
         _attachments(created)
-        _touch(created)
+        _touch(created, convs)
         _after_commit(convs, created, new_contacts)
+        opened = {cid for cid, conv in convs.items() if conv.new}
     for it in batch:
         if it.twin is not None:
             it.message_id = it.twin.message_id
-    messages = {
-        m.id: m
-        for m in db.session.scalars(
-            # Their conversations (with contact and account) in one more query, not one
-            # lazy load per message when the channels' after-steps read message.conversation.
-            # A message's edits only if read (a new message has none). Conversations keep
-            # their joined contact and account: a lazy-load option would stay with them for
-            # the rest of the session (a page rendered after an ingest in the same session
-            # then loaded each contact on its own).
-            select(Message)
-            .where(among_ids(Message.id, {it.message_id for it in batch}))
-            .options(
-                lazyload(Message.revisions),
-                selectinload(Message.conversation),
-            )
-        )
-    }
-    return [(messages[it.message_id], it.created) for it in batch]
+    loader = _Loader({it.message_id for it in batch})
+    return [
+        Stored(it.message_id, it.created, it.created and it.conversation_id in opened, loader)
+        for it in batch
+    ]
 
 
 # -- provider ids already stored ---------------------------------------------------------------
 
 
 def _chunks(keys: Iterable[Any]) -> Iterator[list[Any]]:
+    """Keys in lots one lookup can take: on PostgreSQL all of them (one array parameter per
+    key column, inbox.db.among_keys), on SQLite CHUNK at a time."""
     keys = list(keys)
-    for i in range(0, len(keys), CHUNK):
-        yield keys[i : i + CHUNK]
+    size = max(1, len(keys)) if _pg() else CHUNK
+    for i in range(0, len(keys), size):
+        yield keys[i : i + size]
 
 
 def _stored_messages(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
@@ -129,7 +170,7 @@ def _stored_messages(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], i
     for part in _chunks(keys):
         rows = db.session.execute(
             select(m.id, m.channel_account_id, m.provider_message_id).where(
-                tuple_(m.channel_account_id, m.provider_message_id).in_(part)
+                among_keys((m.channel_account_id, m.provider_message_id), part)
             )
         )
         found.update({(r.channel_account_id, r.provider_message_id): r.id for r in rows})
@@ -231,7 +272,7 @@ def _identities(keys: Iterable[_IdentKey]) -> dict[_IdentKey, tuple[int, str | N
         rows = db.session.execute(
             select(ci.tenant_id, ci.kind, ci.value, ci.contact_id, c.name)
             .join_from(ContactIdentity.__table__, Contact.__table__, c.id == ci.contact_id)
-            .where(tuple_(ci.tenant_id, ci.kind, ci.value).in_(part))
+            .where(among_keys((ci.tenant_id, ci.kind, ci.value), part))
         )
         found.update({(r.tenant_id, r.kind, r.value): (r.contact_id, r.name) for r in rows})
     return found
@@ -302,7 +343,7 @@ def _create_contacts(
     won = {(r.tenant_id, r.kind, r.value) for r in inserted}
     orphans = [contact_of[k] for k in keys if k not in won]
     if orphans:
-        db.session.execute(delete(table).where(among_ids(table.c.id, orphans)))
+        db.session.execute(delete(table).where(among(table.c.id, orphans)))
     return {k: contact_of[k] for k in keys if k in won}
 
 
@@ -345,13 +386,14 @@ def _expire(model: type, ids: Iterable[int]) -> None:
 def _conv_columns() -> list[Any]:
     c = Conversation.__table__.c
     cols = (c.thread_key, c.status, c.merged_into_id, c.assignee_id, c.team_id, c.tenant_id)
-    return [c.id, c.channel_account_id, c.contact_id, *cols]
+    return [c.id, c.channel_account_id, c.contact_id, *cols, c.meta]
 
 
 def _conv(r: Any) -> _Conv:
     return _Conv(
-        r.id, r.thread_key, r.status, r.merged_into_id, r.assignee_id, r.team_id, r.tenant_id
-    )
+        r.id, r.thread_key, r.status, r.merged_into_id, r.assignee_id, r.team_id, r.tenant_id,
+        r.meta,
+    )  # fmt: skip
 
 
 def _conversations(items: list[_Item]) -> dict[int, _Conv]:
@@ -396,7 +438,7 @@ def _find_threads(threads: dict[tuple[int, str], Any], convs: dict[int, _Conv]) 
     found: dict[tuple[int, str], int] = {}
     for part in _chunks(threads):
         rows = db.session.execute(
-            select(*_conv_columns()).where(tuple_(c.channel_account_id, c.thread_key).in_(part))
+            select(*_conv_columns()).where(among_keys((c.channel_account_id, c.thread_key), part))
         )
         for r in rows:
             convs[r.id] = _conv(r)
@@ -411,7 +453,7 @@ def _find_plain(plain: dict[tuple[int, int], Any], convs: dict[int, _Conv]) -> d
         rows = db.session.execute(
             select(*_conv_columns())
             .where(
-                tuple_(c.channel_account_id, c.contact_id).in_(part),
+                among_keys((c.channel_account_id, c.contact_id), part),
                 c.thread_key.is_(None),
                 c.status != ConversationStatus.CLOSED,
                 c.merged_into_id.is_(None),
@@ -432,11 +474,16 @@ def _create_conversations(
     convs: dict[int, _Conv],
 ) -> tuple[dict[tuple[int, str], int], dict[tuple[int, int], int]]:
     """New conversations, each opened by its first item (in arrival order); a thread someone
-    else opened meanwhile is left out of the result."""
-    firsts = sorted(
-        [threads[k][0] for k in missing_t] + [plain[k][0] for k in missing_p],
-        key=lambda it: it.index,
+    else opened meanwhile is left out of the result. A new conversation is inserted as its
+    messages leave it (active now, unread, waiting since the first, last inbound the last),
+    so `_touch` passes it by: an UPDATE of each new row cost PostgreSQL a second version of
+    it and of its entries in every index."""
+    groups = sorted(
+        [threads[k] for k in missing_t] + [plain[k] for k in missing_p],
+        key=lambda group: group[0].index,
     )
+    firsts = [group[0] for group in groups]
+    now = utcnow()
     table = Conversation.__table__
     stmt = _insert(table).on_conflict_do_nothing(
         index_elements=["channel_account_id", "thread_key"]
@@ -453,8 +500,13 @@ def _create_conversations(
                 "subject": it.inbound.subject,
                 "status": ConversationStatus.OPEN,
                 "meta": it.inbound.conversation_meta,
+                "last_activity_at": now,
+                "last_inbound_at": group[-1].sent_at,
+                "waiting_since": it.sent_at,
+                "has_unread": True,
             }
-            for it in firsts
+            for group in groups
+            for it in group[:1]
         ],
     ).all()
     made_t = {(r.channel_account_id, r.thread_key): r.id for r in rows if r.thread_key}
@@ -487,7 +539,7 @@ def _follow_merges(convs: dict[int, _Conv]) -> None:
         wanted = {v.merged_into_id for v in convs.values() if v.merged_into_id} - set(convs)
         if not wanted:
             return
-        for r in db.session.execute(select(*_conv_columns()).where(among_ids(c.id, wanted))):
+        for r in db.session.execute(select(*_conv_columns()).where(among(c.id, wanted))):
             convs[r.id] = _conv(r)
 
 
@@ -505,8 +557,6 @@ def _final(convs: dict[int, _Conv], conv_id: int) -> int:
 def _messages(items: list[_Item]) -> list[_Item]:
     """Insert the messages in arrival order; returns the items whose message this batch
     created. An item whose provider id a concurrent writer stored first gets that message."""
-    for it in items:
-        it.sent_at = it.inbound.sent_at or utcnow()
     table = Message.__table__
     conflict = ["channel_account_id", "provider_message_id"]
     returning = (table.c.id, table.c.channel_account_id, table.c.provider_message_id)
@@ -570,13 +620,16 @@ def _attachments(created: list[_Item]) -> None:
         db.session.execute(Attachment.__table__.insert(), rows)
 
 
-def _touch(created: list[_Item]) -> None:
+def _touch(created: list[_Item], convs: dict[int, _Conv]) -> None:
     """Each conversation that got messages is updated once: active now, unread, its last
     inbound time, waiting since its first new message unless already waiting; snoozed and
-    pending ones reopen, and so does a closed provider thread (a new comment reopens it)."""
+    pending ones reopen, and so does a closed provider thread (a new comment reopens it).
+    Conversations this batch opened were inserted so (`_create_conversations`)."""
     first: dict[int, _Item] = {}
     last: dict[int, _Item] = {}
     for it in created:
+        if convs[it.conversation_id].new:
+            continue
         first.setdefault(it.conversation_id, it)
         last[it.conversation_id] = it
     if not first:
@@ -609,7 +662,23 @@ def _touch(created: list[_Item]) -> None:
         for cid, it in first.items()
     ]
     db.session.execute(stmt, params)
+    _take_meta(created, convs)
     _expire(Conversation, first)
+
+
+def _take_meta(created: list[_Item], convs: dict[int, _Conv]) -> None:
+    """An existing conversation takes on what its new messages say it has in its meta
+    (InboundMessage.conversation_meta: an SMS's number, where replies go), the latest message
+    winning; written only where it changes, so rarely."""
+    wanted: dict[int, dict[str, Any]] = {}
+    for it in created:
+        if it.inbound.conversation_meta and not convs[it.conversation_id].new:
+            wanted.setdefault(it.conversation_id, {}).update(it.inbound.conversation_meta)
+    t = Conversation.__table__
+    for cid, keys in wanted.items():
+        meta = convs[cid].meta or {}
+        if any(meta.get(k) != v for k, v in keys.items()):
+            db.session.execute(t.update().where(t.c.id == cid).values(meta={**meta, **keys}))
 
 
 # -- after the commit -------------------------------------------------------------------------
