@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     # so the next one gathers what arrives meanwhile instead of a few events at a time; a
     # quiet hour's single messages never wait (docs/inbound.md). 0: never wait.
     "INBOUND_BATCH_GATHER_MS": 150,
+    "INBOUND_EVENTS_KEEP_HOURS": 72,
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
     "ARCHIVE_RECEIPT_POLL_SECONDS": 60,
@@ -171,6 +172,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "WEBHOOK_ACCOUNT_CACHE_SECONDS": (int, float),
     "INBOUND_KICK_INTERVAL_MS": (int, float),
     "INBOUND_BATCH_GATHER_MS": (int, float),
+    "INBOUND_EVENTS_KEEP_HOURS": (int, float),
     "ARCHIVE_RECEIPT_POLL_SECONDS": (int, float),
     "WEB_COMMENTS_MAX_BODY_BYTES": int,
     "LOGIN_MAX_FAILURES": int,

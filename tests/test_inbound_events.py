@@ -69,6 +69,39 @@ def test_duplicate_deliveries_make_one_event_and_one_message(sms, tasks):
     assert [m.provider_message_id for m in sms.messages()] == [sid]
 
 
+def test_processed_events_are_deleted_after_their_keep_time(sms, tasks):
+    """A processed event is a raw copy of what the citizen wrote (text, number): it used to be
+    kept for ever, past the message's retention and an erasure. The hourly purge deletes those
+    processed more than INBOUND_EVENTS_KEEP_HOURS ago; pending and parked ones stay, and a late
+    retry of a purged event still stores no second message."""
+    from inbox.models import InboundEvent
+    from workers.housekeeping import purge_events
+
+    old_sid, new_sid = "SM" + "7" * 32, "SM" + "8" * 32
+    sms.inbound("Mitt personnummer er 01017012345", sid=old_sid)
+    sms.inbound("Ny melding", sid=new_sid)
+    waiting = "SM" + "9" * 32
+    sms.inbound("Venter", sid=waiting, process=False)  # not yet processed: stays
+    keep = sms.client.application.config["INBOUND_EVENTS_KEEP_HOURS"]
+    assert keep == 72
+    long_ago = datetime.now(UTC) - timedelta(hours=keep, minutes=5)
+    db.session.execute(
+        db.update(InboundEvent)
+        .where(InboundEvent.provider_key == old_sid)
+        .values(processed_at=long_ago, received_at=long_ago)
+    )
+    db.session.commit()
+    assert purge_events.apply().get() == 1
+    rows = event_rows()
+    assert [r["provider_key"] for r in rows if r["state"] == "done"] == [new_sid]
+    assert all(b"01017012345" not in r["body"] for r in rows)
+    assert [r["state"] for r in rows].count("pending") == 1
+    # Twilio retries the purged webhook: a new event, but no second message.
+    assert sms.inbound("Mitt personnummer er 01017012345", sid=old_sid).status_code == 200
+    stored = sorted(m.provider_message_id for m in sms.messages())
+    assert stored == sorted([old_sid, new_sid, waiting])
+
+
 def test_pull_and_push_of_the_same_sms_store_one_message(sms, tasks):
     sent = datetime.now(UTC) - timedelta(minutes=1)
     pulled = sms.fake.add_inbound(CITIZEN, sms.account.external_id, "Begge veier", sent)

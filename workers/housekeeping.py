@@ -179,6 +179,14 @@ def apply_retention() -> int:
     return deleted
 
 
+@shared_task(name="servicetorg.housekeeping.purge_events")
+def purge_events() -> int:
+    """Inbound events processed more than INBOUND_EVENTS_KEEP_HOURS ago are deleted (their
+    raw bodies hold what citizens sent; inbox/services/events.purge_processed)."""
+    hours = float(current_app.config["INBOUND_EVENTS_KEEP_HOURS"])
+    return events.purge_processed(timedelta(hours=hours))
+
+
 @shared_task(name="servicetorg.housekeeping.reopen_snoozed")
 def reopen_snoozed() -> int:
     """Snoozed conversations whose time has come go back to the queue as open and unread."""

@@ -22,6 +22,11 @@ def beat_schedule(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "task": "servicetorg.housekeeping.reopen_snoozed",
             "schedule": 60.0,
         },
+        # Processed inbound events (raw copies of what citizens sent) past their keep time.
+        "purge-events": {
+            "task": "servicetorg.housekeeping.purge_events",
+            "schedule": 3600.0,
+        },
         "retention": {
             "task": "servicetorg.housekeeping.apply_retention",
             "schedule": 3600.0,

@@ -413,6 +413,31 @@ def stragglers(older_than: timedelta, now: datetime | None = None) -> int:
     )
 
 
+def purge_processed(keep: timedelta, now: datetime | None = None, chunk: int = 5000) -> int:
+    """Delete events processed longer than `keep` ago; returns how many. A processed event
+    holds a raw copy of what a citizen sent (text, number, name): kept past its use it would
+    outlive the message's retention and a subject's erasure. Within `keep` it still answers a
+    provider's late retry as "already stored" and can be replayed; after that a retry is
+    recognised by the message's own provider id (no twin either way). Parked events stay
+    until an admin retries them. Commits after each chunk, so no lock is held for long."""
+    cutoff = (now or utcnow()) - keep
+    t = InboundEvent.__table__
+    oldest = (
+        select(t.c.id)
+        .where(t.c.state == EventState.DONE, t.c.processed_at < cutoff)
+        .order_by(t.c.id)
+        .limit(chunk)
+        .scalar_subquery()
+    )
+    removed = 0
+    while True:
+        count = int(db.session.execute(t.delete().where(t.c.id.in_(oldest))).rowcount or 0)
+        db.session.commit()
+        removed += count
+        if count < chunk:
+            return removed
+
+
 def parked(limit: int = 100, tenant_id: int | None = None) -> list[InboundEvent]:
     q = select(InboundEvent).where(InboundEvent.state == EventState.PARKED)
     if tenant_id is not None:
