@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     # Under a storm the inbound worker waits this long after a batch (holding the batch lock)
     # so the next one gathers what arrives meanwhile instead of a few events at a time; a
     # quiet hour's single messages never wait (docs/inbound.md). 0: never wait.
-    "INBOUND_BATCH_GATHER_MS": 150,
+    "INBOUND_BATCH_GATHER_MS": 500,
     "INBOUND_EVENTS_KEEP_HOURS": 72,
     # How often an item handed to an asynchronous records system (Fiks Arkiv) looks for its
     # receipt (kvittering) in the incoming folder.
